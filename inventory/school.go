@@ -1,0 +1,47 @@
+package inventory
+
+import (
+	"context"
+	"regexp"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// DefaultSchoolSlug is the slug of the school that a new data store is
+// given, so that a single-school install needs no set-up step.
+const DefaultSchoolSlug = "default"
+
+// School is one tenant: every device, token and role grant belongs to one.
+type School struct {
+	ID        uuid.UUID
+	Slug      string // short, unique, used on the command line ("st-marys")
+	Name      string
+	CreatedAt time.Time
+}
+
+// SchoolStore keeps schools.
+type SchoolStore interface {
+	// CreateSchool stores s, filling ID and CreatedAt when zero.
+	// Returns ECONFLICT if the slug is taken and EINVALID for a bad slug or name.
+	CreateSchool(ctx context.Context, s *School) error
+	// FindSchoolByID returns ENOTFOUND if there is no such school.
+	FindSchoolByID(ctx context.Context, id uuid.UUID) (*School, error)
+	// FindSchoolBySlug returns ENOTFOUND if there is no such school.
+	FindSchoolBySlug(ctx context.Context, slug string) (*School, error)
+	// FindSchools returns every school ordered by slug.
+	FindSchools(ctx context.Context) ([]*School, error)
+}
+
+var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// Validate checks a school's slug and name.
+func (s *School) Validate() error {
+	switch {
+	case !slugPattern.MatchString(s.Slug):
+		return Errorf(EINVALID, "school slug %q: use 1-63 lower-case letters, digits and hyphens", s.Slug)
+	case s.Name == "" || len(s.Name) > 200:
+		return Errorf(EINVALID, "school name: give 1-200 characters")
+	}
+	return nil
+}
