@@ -1,0 +1,82 @@
+# Rollcall: `make demo` runs a server with this machine's agent enrolled;
+# `make test` runs every check CI runs. Both install what they need.
+
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
+TOOLS    := $(CURDIR)/.tools
+GO       ?= go
+export PATH := $(TOOLS):$(PATH)
+
+BUF_VERSION            := v1.75.0
+PROTOC_GEN_GO_VERSION  := v1.36.12
+PROTOC_GEN_GRPC_VERSION := v1.6.2
+
+# The platforms the agent ships for.
+AGENT_TARGETS := windows/amd64 windows/arm64 darwin/arm64 darwin/amd64 linux/amd64
+
+.PHONY: all build demo test vet fmt-check proto proto-check tools deps cross unit bench clean
+
+all: build
+
+build: bin/rollcall bin/rollcall-agent
+
+bin/rollcall: FORCE
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $@ ./server/cmd/rollcall
+
+bin/rollcall-agent: FORCE
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $@ ./agent/cmd/rollcall-agent
+
+FORCE:
+
+## demo: build, then run a server on SQLite in .demo/ with this machine's agent enrolled.
+demo: build
+	./bin/rollcall demo --dir .demo --agent-bin ./bin/rollcall-agent
+
+## test: everything CI checks.
+test: deps fmt-check vet proto-check unit cross
+
+deps:
+	@./.ci/deps
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+	GOOS=windows $(GO) vet ./agent/...
+	GOOS=darwin $(GO) vet ./agent/...
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+cross:
+	@for t in $(AGENT_TARGETS); do \
+		echo "build agent for $$t"; \
+		GOOS=$${t%/*} GOARCH=$${t#*/} CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o /dev/null ./agent/cmd/rollcall-agent || exit 1; \
+	done
+
+tools: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc
+
+$(TOOLS)/buf:
+	GOBIN=$(TOOLS) $(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+$(TOOLS)/protoc-gen-go:
+	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+$(TOOLS)/protoc-gen-go-grpc:
+	GOBIN=$(TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GRPC_VERSION)
+
+## proto: regenerate the agent API's Go code.
+proto: tools
+	cd proto && buf lint && buf generate
+
+## proto-check: fail when the committed generated code is stale.
+proto-check: tools
+	@tmp=$$(mktemp -d) && cp -r proto/. $$tmp/ && \
+	(cd $$tmp && buf lint && buf generate) && \
+	if ! diff -r proto $$tmp >/dev/null; then \
+		diff -r proto $$tmp | head -20; rm -rf $$tmp; \
+		echo "proto/: generated code is stale: run 'make proto' and commit the result"; exit 1; \
+	fi; rm -rf $$tmp; echo "proto: generated code is up to date"
+
+clean:
+	rm -rf bin dist

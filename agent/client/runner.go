@@ -1,0 +1,226 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/rollcall/rollcall/agent/outbox"
+	agentv1 "github.com/rollcall/rollcall/proto/agent/v1"
+)
+
+// Timing defaults.
+const (
+	DefaultInterval = 5 * time.Minute
+	RenewBefore     = 30 * 24 * time.Hour // renew the certificate when it has less left
+	eventBatch      = 100
+	callTimeout     = 30 * time.Second
+)
+
+// Runner checks in and delivers the outbox.
+type Runner struct {
+	Identity *Identity
+	Outbox   *outbox.Outbox
+	// Collect returns the current report and its hash.
+	Collect func(ctx context.Context) (*agentv1.Report, string)
+	Logger  *slog.Logger
+	// Interval between check-ins; the server may change it.
+	Interval time.Duration
+	// Now returns the current time; tests replace it.
+	Now func() time.Time
+}
+
+func (r *Runner) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// Event queues an event with a new UUID in the outbox.
+func (r *Runner) Event(typ string, payload map[string]any) error {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return err
+	}
+	e := &agentv1.Event{Id: id.String(), Type: typ, OccurredAt: timestamppb.New(r.now())}
+	if payload != nil {
+		if e.Payload, err = structpb.NewStruct(payload); err != nil {
+			return fmt.Errorf("event payload: %w", err)
+		}
+	}
+	return r.Outbox.AddEvent(e)
+}
+
+// Queue collects a report and stores it in the outbox when it differs
+// from the last one the server accepted.
+func (r *Runner) Queue(ctx context.Context) error {
+	rep, hash := r.Collect(ctx)
+	accepted, err := r.Outbox.AcceptedHash()
+	if err != nil {
+		return err
+	}
+	if hash == accepted {
+		return nil
+	}
+	return r.Outbox.PutReport(rep, hash, r.now())
+}
+
+// Once collects, then delivers everything pending: events first, then the
+// report (or a heartbeat), then renews the certificate if it is due. What
+// cannot be delivered stays in the outbox for the next try.
+func (r *Runner) Once(ctx context.Context) error {
+	if err := r.Queue(ctx); err != nil {
+		return fmt.Errorf("queue report: %w", err)
+	}
+	conn, err := r.Identity.Dial()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	c := agentv1.NewAgentServiceClient(conn)
+	if err := r.sendEvents(ctx, c); err != nil {
+		return err
+	}
+	if err := r.checkIn(ctx, c); err != nil {
+		return err
+	}
+	if left := r.Identity.NotAfter().Sub(r.now()); left < RenewBefore {
+		rctx, cancel := context.WithTimeout(ctx, callTimeout)
+		defer cancel()
+		if err := r.Identity.Renew(rctx, c); err != nil {
+			return fmt.Errorf("renew certificate: %w", err)
+		}
+		r.log().Info("certificate renewed", "not_after", r.Identity.NotAfter())
+	}
+	return nil
+}
+
+func (r *Runner) sendEvents(ctx context.Context, c agentv1.AgentServiceClient) error {
+	for {
+		events, err := r.Outbox.PendingEvents(eventBatch)
+		if err != nil || len(events) == 0 {
+			return err
+		}
+		cctx, cancel := context.WithTimeout(ctx, callTimeout)
+		resp, err := c.SendEvents(cctx, &agentv1.SendEventsRequest{Events: events})
+		cancel()
+		if err != nil {
+			return describe(err, r.Identity.State.ServerAddr)
+		}
+		if err := r.Outbox.AckEvents(resp.GetAcknowledgedIds()); err != nil {
+			return err
+		}
+		if len(resp.GetAcknowledgedIds()) == 0 {
+			return errors.New("server acknowledged no events")
+		}
+	}
+}
+
+func (r *Runner) checkIn(ctx context.Context, c agentv1.AgentServiceClient) error {
+	rep, hash, collected, pending, err := r.Outbox.PendingReport()
+	if err != nil {
+		return err
+	}
+	req := &agentv1.CheckInRequest{CollectedAt: timestamppb.New(r.now())}
+	if pending {
+		req.Report, req.ReportHash, req.CollectedAt = rep, hash, timestamppb.New(collected)
+	} else if req.ReportHash, err = r.Outbox.AcceptedHash(); err != nil {
+		return err
+	}
+	if req.ReportHash == "" { // nothing accepted and nothing pending: collect now
+		rep, hash := r.Collect(ctx)
+		req.Report, req.ReportHash = rep, hash
+		pending = true
+	}
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	resp, err := c.CheckIn(cctx, req)
+	if err != nil {
+		return describe(err, r.Identity.State.ServerAddr)
+	}
+	if resp.GetReportRequired() && !pending {
+		rep, hash := r.Collect(ctx)
+		req = &agentv1.CheckInRequest{Report: rep, ReportHash: hash, CollectedAt: timestamppb.New(r.now())}
+		if resp, err = c.CheckIn(cctx, req); err != nil {
+			return describe(err, r.Identity.State.ServerAddr)
+		}
+	}
+	if d := resp.GetCheckInInterval().AsDuration(); d >= 10*time.Second && d <= 24*time.Hour {
+		r.Interval = d
+	}
+	if req.Report != nil {
+		if err := r.Outbox.AckReport(req.GetReportHash()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Run checks in every interval until ctx ends. After a failure it retries
+// with exponential backoff and full jitter, from 1 second up to the
+// interval, so a fleet coming back online does not arrive all at once.
+func (r *Runner) Run(ctx context.Context) error {
+	backoff := time.Second
+	for {
+		wait := r.interval()
+		if err := r.Once(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			r.log().Warn("check-in failed; will retry", "err", err, "in", backoff)
+			wait = time.Duration(rand.Int64N(int64(backoff))) + time.Second
+			backoff = min(backoff*2, r.interval())
+		} else {
+			backoff = time.Second
+			wait = r.interval()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (r *Runner) interval() time.Duration {
+	if r.Interval <= 0 {
+		return DefaultInterval
+	}
+	return r.Interval
+}
+
+func (r *Runner) log() *slog.Logger {
+	if r.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return r.Logger
+}
+
+// describe turns a gRPC error into a sentence for the technician.
+func describe(err error, addr string) error {
+	st, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	switch st.Code() {
+	case codes.Unavailable, codes.DeadlineExceeded:
+		return fmt.Errorf("cannot reach the Rollcall server at %s (%s); anything collected stays queued in the outbox", addr, st.Message())
+	case codes.Unauthenticated:
+		return fmt.Errorf("server refused this device's identity: %s", st.Message())
+	case codes.PermissionDenied:
+		return fmt.Errorf("server refused: %s", st.Message())
+	case codes.InvalidArgument:
+		return fmt.Errorf("server rejected the data: %s", st.Message())
+	}
+	return fmt.Errorf("server error (%s): %s", st.Code(), st.Message())
+}

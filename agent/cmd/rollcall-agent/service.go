@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+
+	"github.com/kardianos/service"
+)
+
+// serviceConfig describes the agent to the operating system's service
+// manager: started at boot and restarted when it fails.
+func serviceConfig(dataDir string) *service.Config {
+	return &service.Config{
+		Name:        "RollcallAgent",
+		DisplayName: "Rollcall Agent",
+		Description: "Reports this device's hardware and security posture to the school's Rollcall server.",
+		Arguments:   []string{"run", "--data-dir", dataDir},
+		Option: service.KeyValue{
+			"OnFailure":              "restart",
+			"OnFailureDelayDuration": "10s",
+			"OnFailureResetPeriod":   86400,
+			"DelayedAutoStart":       true,
+			"Restart":                "always",
+		},
+	}
+}
+
+// program is the agent as the service manager sees it. Start returns at
+// once and the work runs in a goroutine; Stop cancels it and waits.
+type program struct {
+	dataDir string
+	logger  *slog.Logger
+	cancel  context.CancelFunc
+	done    sync.WaitGroup
+	err     error
+}
+
+func (p *program) Start(service.Service) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	p.done.Add(1)
+	go func() {
+		defer p.done.Done()
+		p.err = serve(ctx, p.dataDir, p.logger)
+		if p.err != nil {
+			p.logger.Error("agent stopped", "err", p.err)
+		}
+	}()
+	return nil
+}
+
+func (p *program) Stop(service.Service) error {
+	p.cancel()
+	p.done.Wait()
+	return nil
+}
+
+// runService runs the agent until ctx ends: under the service manager when
+// started by it, else in the foreground.
+func runService(ctx context.Context, dataDir string, stderr io.Writer) error {
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	if service.Interactive() {
+		return serve(ctx, dataDir, logger)
+	}
+	p := &program{dataDir: dataDir, logger: logger}
+	s, err := service.New(p, serviceConfig(dataDir))
+	if err != nil {
+		return err
+	}
+	if err := s.Run(); err != nil {
+		return err
+	}
+	return p.err
+}
+
+// serve is the agent's work: check in on schedule and deliver the outbox.
+func serve(ctx context.Context, dataDir string, logger *slog.Logger) error {
+	r, err := newRunner(dataDir, logger)
+	if err != nil {
+		return err
+	}
+	defer r.Outbox.Close()
+	if err := r.Event("agent.started", map[string]any{"version": version}); err != nil {
+		return err
+	}
+	logger.Info("agent running", "server", r.Identity.State.ServerAddr, "device_id", r.Identity.State.DeviceID, "version", version)
+	return r.Run(ctx)
+}
+
+// control installs, removes, starts, stops or reports on the service.
+func control(action, dataDir string, stdout io.Writer) error {
+	s, err := service.New(&program{}, serviceConfig(dataDir))
+	if err != nil {
+		return err
+	}
+	if action == "status" {
+		st, err := s.Status()
+		if err != nil {
+			return fmt.Errorf("service status: %w", err)
+		}
+		names := map[service.Status]string{service.StatusRunning: "running", service.StatusStopped: "stopped"}
+		name, ok := names[st]
+		if !ok {
+			name = "unknown"
+		}
+		fmt.Fprintln(stdout, name)
+		return nil
+	}
+	if err := service.Control(s, action); err != nil {
+		return fmt.Errorf("%s the service: %w", action, err)
+	}
+	fmt.Fprintf(stdout, "Service %s: done.\n", action)
+	return nil
+}

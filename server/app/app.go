@@ -1,0 +1,182 @@
+// Package app wires the Rollcall server together: it opens the store and
+// the CA in the data directory, and serves the agent API and the web side
+// on their own listeners until its context ends.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"google.golang.org/grpc"
+
+	"github.com/rollcall/rollcall/inventory"
+	"github.com/rollcall/rollcall/server/grpcapi"
+	"github.com/rollcall/rollcall/server/pki"
+	"github.com/rollcall/rollcall/server/web"
+)
+
+// Options configure a running server.
+type Options struct {
+	DataDir         string
+	Config          Config // DB, addresses; empty addresses take the defaults
+	Logger          *slog.Logger
+	CheckInInterval time.Duration // zero means grpcapi.DefaultCheckInInterval
+}
+
+// App is a running server.
+type App struct {
+	Store inventory.Store
+	CA    *pki.CA
+
+	// AgentAddr and HTTPAddr are the addresses actually listened on.
+	AgentAddr net.Addr
+	HTTPAddr  net.Addr
+	// Advertise is the host:port written into enrolment tokens.
+	Advertise string
+
+	logger *slog.Logger
+	grpc   *grpc.Server
+	http   *http.Server
+	errc   chan error
+}
+
+// Start opens the store and the CA, listens on both addresses and serves
+// in the background. Call Wait to serve until ctx ends.
+func Start(ctx context.Context, o Options) (*App, error) {
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	cfg := Config{AgentAddr: DefaultAgentAddr, HTTPAddr: DefaultHTTPAddr}.Merge(o.Config)
+	store, err := OpenStore(ctx, o.DataDir, cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Store: store, logger: logger, errc: make(chan error, 2)}
+	if err := a.start(ctx, o, cfg); err != nil {
+		store.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) start(ctx context.Context, o Options, cfg Config) error {
+	now := time.Now()
+	ca, err := pki.LoadOrCreateCA(o.DataDir, now)
+	if err != nil {
+		return fmt.Errorf("load CA: %w", err)
+	}
+	a.CA = ca
+	agentLn, err := net.Listen("tcp", cfg.AgentAddr)
+	if err != nil {
+		return fmt.Errorf("agent listener: %w", err)
+	}
+	httpLn, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		agentLn.Close()
+		return fmt.Errorf("web listener: %w", err)
+	}
+	a.AgentAddr, a.HTTPAddr = agentLn.Addr(), httpLn.Addr()
+	a.Advertise = AdvertiseAddr(cfg.Advertise, a.AgentAddr)
+
+	cert, err := ca.LoadOrCreateServerCert(o.DataDir, certHosts(a.Advertise, cfg.AgentAddr), now)
+	if err != nil {
+		agentLn.Close()
+		httpLn.Close()
+		return fmt.Errorf("agent listener certificate: %w", err)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	opts := []grpcapi.Option{grpcapi.WithMetrics(reg)}
+	if o.CheckInInterval > 0 {
+		opts = append(opts, grpcapi.WithCheckInInterval(o.CheckInInterval))
+	}
+	a.grpc = grpcapi.New(a.logger, a.Store, ca, opts...).NewGRPCServer(cert)
+	a.http = &http.Server{
+		Handler:           web.NewServer(a.logger, a.Store, reg),
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	go func() { a.errc <- a.grpc.Serve(agentLn) }()
+	go func() {
+		if err := a.http.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
+			a.errc <- err
+			return
+		}
+		a.errc <- nil
+	}()
+	a.logger.Info("serving", "agent_addr", a.AgentAddr.String(), "http_addr", a.HTTPAddr.String(), "advertise", a.Advertise)
+	return nil
+}
+
+// Wait serves until ctx ends or a listener fails, then shuts down
+// gracefully and closes the store.
+func (a *App) Wait(ctx context.Context) error {
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-a.errc:
+	}
+	a.shutdown()
+	return err
+}
+
+func (a *App) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { a.grpc.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		a.grpc.Stop()
+	}
+	_ = a.http.Shutdown(ctx)
+	a.Store.Close()
+}
+
+// AdvertiseAddr returns the address agents should dial: advertise when
+// given, else the listener's address with an unspecified host replaced by
+// this machine's host name.
+func AdvertiseAddr(advertise string, ln net.Addr) string {
+	if advertise != "" {
+		return advertise
+	}
+	host, port, err := net.SplitHostPort(ln.String())
+	if err != nil {
+		return ln.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		if h, err := os.Hostname(); err == nil && h != "" {
+			host = h
+		} else {
+			host = "localhost"
+		}
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// certHosts lists the names the agent listener's certificate must cover.
+func certHosts(advertise, listen string) []string {
+	hosts := []string{"localhost", "127.0.0.1", "::1"}
+	for _, a := range []string{advertise, listen} {
+		if h, _, err := net.SplitHostPort(a); err == nil && h != "" {
+			if ip := net.ParseIP(h); ip == nil || !ip.IsUnspecified() {
+				hosts = append(hosts, h)
+			}
+		}
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		hosts = append(hosts, h)
+	}
+	return hosts
+}

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/rollcall/rollcall/inventory"
+	"github.com/rollcall/rollcall/server/admin"
+	"github.com/rollcall/rollcall/server/app"
+	"github.com/rollcall/rollcall/server/pki"
+)
+
+// env is what every command gets from the process.
+type env struct {
+	getenv         func(string) string
+	stdout, stderr io.Writer
+}
+
+// flags returns a flag set with the flags every command shares.
+func (e env) flags(name string) (*flag.FlagSet, *string, *string) {
+	fs := flag.NewFlagSet("rollcall "+name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	def := e.getenv("ROLLCALL_DATA_DIR")
+	if def == "" {
+		def = "/var/lib/rollcall"
+	}
+	dataDir := fs.String("data-dir", def, "data directory")
+	db := fs.String("db", "", "database URL (postgres://... or sqlite:PATH); default: remembered by serve, else SQLite in the data dir")
+	return fs, dataDir, db
+}
+
+// parse parses args and refuses stray positional arguments.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// config returns the data directory's remembered configuration with the
+// database chosen by flag, then $ROLLCALL_DB, then the remembered one.
+func (e env) config(dataDir, db string) (app.Config, error) {
+	c, err := app.LoadConfig(dataDir)
+	if err != nil {
+		return c, err
+	}
+	if v := e.getenv("ROLLCALL_DB"); v != "" {
+		c.DB = v
+	}
+	if db != "" {
+		c.DB = db
+	}
+	return c, nil
+}
+
+// openStore opens the database a command should use.
+func (e env) openStore(ctx context.Context, dataDir, db string) (inventory.Store, app.Config, error) {
+	c, err := e.config(dataDir, db)
+	if err != nil {
+		return nil, c, err
+	}
+	s, err := app.OpenStore(ctx, dataDir, c.DB)
+	return s, c, err
+}
+
+func (e env) serve(ctx context.Context, args []string) error {
+	fs, dataDir, db := e.flags("serve")
+	agentAddr := fs.String("agent-addr", "", "agent API listen address (default "+app.DefaultAgentAddr+")")
+	httpAddr := fs.String("http-addr", "", "web and REST listen address (default "+app.DefaultHTTPAddr+")")
+	advertise := fs.String("advertise", "", "host:port that agents dial, written into enrolment tokens (default: this host's name and the agent port)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	remembered, err := app.LoadConfig(*dataDir)
+	if err != nil {
+		return err
+	}
+	flagsCfg := app.Config{DB: *db, AgentAddr: *agentAddr, HTTPAddr: *httpAddr, Advertise: *advertise}
+	saved := remembered.Merge(flagsCfg)
+	cfg, err := e.config(*dataDir, *db)
+	if err != nil {
+		return err
+	}
+	cfg = cfg.Merge(app.Config{AgentAddr: saved.AgentAddr, HTTPAddr: saved.HTTPAddr, Advertise: saved.Advertise})
+	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
+	slog.SetDefault(logger)
+	a, err := app.Start(ctx, app.Options{DataDir: *dataDir, Config: cfg, Logger: logger})
+	if err != nil {
+		return err
+	}
+	if saved.AgentAddr == "" {
+		saved.AgentAddr = a.AgentAddr.String()
+	}
+	if saved.HTTPAddr == "" {
+		saved.HTTPAddr = a.HTTPAddr.String()
+	}
+	saved.Advertise = a.Advertise
+	if err := app.SaveConfig(*dataDir, saved); err != nil {
+		logger.Error("remember configuration", "err", err)
+	}
+	fmt.Fprintf(e.stderr, "Rollcall is serving agents on %s (advertised as %s) and the web on http://%s/\n", a.AgentAddr, a.Advertise, a.HTTPAddr)
+	return a.Wait(ctx)
+}
+
+func (e env) userAdd(ctx context.Context, args []string) error {
+	fs, dataDir, db := e.flags("user add")
+	email := fs.String("email", "", "email address (required)")
+	name := fs.String("name", "", "full name (required)")
+	role := fs.String("role", "", "role: org_admin, technician, headteacher, computing_lead, staff, line_manager or auditor (required)")
+	school := fs.String("school", "", "school slug (default: the only school)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *email == "" || *name == "" || *role == "" {
+		return fmt.Errorf("give --email, --name and --role")
+	}
+	s, _, err := e.openStore(ctx, *dataDir, *db)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	u, password, err := admin.AddUser(ctx, s, *email, *name, *role, *school)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "Added %s <%s> as %s. Their password, shown only now:\n", u.Name, u.Email, *role)
+	fmt.Fprintln(e.stdout, password)
+	return nil
+}
+
+func (e env) apiTokenCreate(ctx context.Context, args []string) error {
+	fs, dataDir, db := e.flags("api-token create")
+	email := fs.String("email", "", "the person the token acts for (required)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *email == "" {
+		return fmt.Errorf("give --email")
+	}
+	s, _, err := e.openStore(ctx, *dataDir, *db)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	tok, err := admin.CreateAPIToken(ctx, s, *email)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, tok)
+	return nil
+}
+
+func (e env) enrollTokenCreate(ctx context.Context, args []string) error {
+	fs, dataDir, db := e.flags("enroll-token create")
+	school := fs.String("school", "", "school slug (default: the only school)")
+	uses := fs.Int("uses", 1, "how many devices may enrol with the token")
+	ttl := fs.Duration("ttl", 24*time.Hour, "how long the token is valid, e.g. 24h or 168h")
+	advertise := fs.String("advertise", "", "host:port agents dial (default: the one serve remembered)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	s, cfg, err := e.openStore(ctx, *dataDir, *db)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	now := time.Now()
+	ca, err := pki.LoadOrCreateCA(*dataDir, now)
+	if err != nil {
+		return err
+	}
+	if *advertise == "" {
+		*advertise = cfg.Advertise
+	}
+	tok, err := admin.CreateEnrollToken(ctx, s, ca, admin.EnrollTokenRequest{
+		School: *school, Uses: *uses, TTL: *ttl, Advertise: *advertise, Now: now,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, tok)
+	return nil
+}
+
+func (e env) schoolAdd(ctx context.Context, args []string) error {
+	fs, dataDir, db := e.flags("school add")
+	slug := fs.String("slug", "", "short name used on the command line, e.g. st-marys (required)")
+	name := fs.String("name", "", "the school's name (required)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	s, _, err := e.openStore(ctx, *dataDir, *db)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	sc := &inventory.School{Slug: *slug, Name: *name}
+	if err := s.CreateSchool(ctx, sc); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s\n", sc.Slug)
+	return nil
+}
+
+func (e env) migrate(ctx context.Context, args []string) error {
+	fs, dataDir, db := e.flags("migrate")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	s, _, err := e.openStore(ctx, *dataDir, *db)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stderr, "Database is up to date.")
+	return s.Close()
+}

@@ -1,0 +1,319 @@
+// Package grpcapi serves the agent API over gRPC with mutual TLS. It is the
+// only place where agent protocol messages are converted to and from the
+// domain in [inventory].
+package grpcapi
+
+//go:generate sh -c "cd ../../proto && buf generate"
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/rollcall/rollcall/inventory"
+	agentv1 "github.com/rollcall/rollcall/proto/agent/v1"
+	"github.com/rollcall/rollcall/server/pki"
+)
+
+// DefaultCheckInInterval is how often agents check in unless told otherwise.
+const DefaultCheckInInterval = 5 * time.Minute
+
+// Server implements [agentv1.AgentServiceServer].
+type Server struct {
+	agentv1.UnimplementedAgentServiceServer
+
+	logger   *slog.Logger
+	store    inventory.Store
+	ca       *pki.CA
+	interval time.Duration
+	metrics  *metrics
+
+	// Now returns the current time; tests replace it.
+	Now func() time.Time
+}
+
+// Option configures a Server.
+type Option func(*Server)
+
+// WithCheckInInterval sets the interval the server asks agents to keep.
+func WithCheckInInterval(d time.Duration) Option { return func(s *Server) { s.interval = d } }
+
+// WithMetrics registers the server's metrics with reg.
+func WithMetrics(reg prometheus.Registerer) Option {
+	return func(s *Server) { s.metrics = newMetrics(reg) }
+}
+
+// New returns an agent API server. It panics if a dependency is nil.
+func New(logger *slog.Logger, store inventory.Store, ca *pki.CA, opts ...Option) *Server {
+	if logger == nil || store == nil || ca == nil {
+		panic("grpcapi.New: nil dependency")
+	}
+	s := &Server{
+		logger:   logger.With("component", "agentapi"),
+		store:    store,
+		ca:       ca,
+		interval: DefaultCheckInInterval,
+		Now:      time.Now,
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.metrics == nil {
+		s.metrics = newMetrics(nil)
+	}
+	return s
+}
+
+// NewGRPCServer returns a gRPC server with the agent API registered, using
+// cert for its TLS identity. Clients may present a certificate; the
+// authentication interceptor decides which calls need one, so that a bad
+// certificate is answered with Unauthenticated and a message saying why.
+func (s *Server) NewGRPCServer(cert tls.Certificate) *grpc.Server {
+	cfg := &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		ClientAuth:   tls.RequestClientCert,
+		MinVersion:   tls.VersionTLS12,
+	}
+	g := grpc.NewServer(
+		grpc.Creds(credentials.NewTLS(cfg)),
+		grpc.ChainUnaryInterceptor(s.observe, s.authenticate),
+		grpc.MaxRecvMsgSize(4<<20),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 30 * time.Second, PermitWithoutStream: true}),
+	)
+	agentv1.RegisterAgentServiceServer(g, s)
+	return g
+}
+
+type ctxKey struct{}
+
+// caller is the enrolment an authenticated call was made with.
+type caller struct {
+	enrollment *inventory.Enrollment
+}
+
+// authenticate requires a valid, unrevoked client certificate from this
+// CA on every call except Enroll. It is the one place agent identity is
+// established.
+func (s *Server) authenticate(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if info.FullMethod == agentv1.AgentService_Enroll_FullMethodName {
+		return handler(ctx, req)
+	}
+	e, err := s.enrollmentOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return handler(context.WithValue(ctx, ctxKey{}, caller{enrollment: e}), req)
+}
+
+// enrollmentOf checks the peer's client certificate and returns its
+// enrolment, or an Unauthenticated status saying what is wrong.
+func (s *Server) enrollmentOf(ctx context.Context) (*inventory.Enrollment, error) {
+	cert, err := peerCertificate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := s.Now()
+	if err := s.ca.VerifyClient(cert, now); err != nil {
+		return nil, status.Error(codes.Unauthenticated, err.Error())
+	}
+	id, err := uuid.Parse(cert.Subject.CommonName)
+	if err != nil {
+		return nil, status.Error(codes.Unauthenticated, "client certificate does not name an enrolment")
+	}
+	e, err := s.store.FindEnrollmentByID(ctx, id)
+	switch {
+	case inventory.ErrorCode(err) == inventory.ENOTFOUND:
+		return nil, status.Error(codes.Unauthenticated, "client certificate's enrolment is not known to this server")
+	case err != nil:
+		return nil, toStatus(ctx, s.logger, "authenticate", err)
+	case e.CertSerial != pki.SerialHex(cert):
+		return nil, status.Error(codes.Unauthenticated, "client certificate does not match its enrolment")
+	}
+	if err := e.Active(now); err != nil {
+		return nil, status.Error(codes.Unauthenticated, inventory.ErrorMessage(err))
+	}
+	return e, nil
+}
+
+func peerCertificate(ctx context.Context) (*x509.Certificate, error) {
+	p, ok := peerFromContext(ctx)
+	if !ok {
+		return nil, status.Error(codes.Unauthenticated, "no TLS connection")
+	}
+	if len(p.State.PeerCertificates) == 0 {
+		return nil, status.Error(codes.Unauthenticated, "a client certificate is required: enrol this device first")
+	}
+	return p.State.PeerCertificates[0], nil
+}
+
+func callerOf(ctx context.Context) caller {
+	c, _ := ctx.Value(ctxKey{}).(caller)
+	return c
+}
+
+// Enroll implements [agentv1.AgentServiceServer].
+func (s *Server) Enroll(ctx context.Context, req *agentv1.EnrollRequest) (*agentv1.EnrollResponse, error) {
+	const method = "Enroll"
+	tokenID, err := uuid.Parse(req.GetTokenId())
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, "token_id: not a UUID: check that the whole enrolment token was copied")
+	}
+	if req.GetReport() == nil {
+		return nil, status.Error(codes.InvalidArgument, "report: missing")
+	}
+	if err := checkHash(req.GetReportHash()); err != nil {
+		return nil, toStatus(ctx, s.logger, method, err)
+	}
+	report, err := reportFromProto(req.GetReport())
+	if err != nil {
+		return nil, toStatus(ctx, s.logger, method, err)
+	}
+	now := s.Now()
+	enrollmentID, err := uuid.NewV7()
+	if err != nil {
+		return nil, toStatus(ctx, s.logger, method, err)
+	}
+	cert, err := s.ca.IssueClient(req.GetCsrDer(), enrollmentID.String(), now)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "csr_der: %v", err)
+	}
+	secretHash := sha256.Sum256(req.GetSecret())
+	er := &inventory.EnrollRequest{
+		TokenID:    tokenID,
+		SecretHash: secretHash[:],
+		Report:     report,
+		ReportHash: req.GetReportHash(),
+		Enrollment: inventory.Enrollment{ID: enrollmentID, CertSerial: pki.SerialHex(cert), CertNotAfter: cert.NotAfter},
+		At:         now,
+	}
+	dev, err := s.store.EnrollDevice(ctx, er)
+	if inventory.ErrorCode(err) == inventory.ENOTFOUND {
+		err = inventory.Errorf(inventory.EUNAUTHORIZED, "enrolment token is not known to this server")
+	}
+	if err != nil {
+		s.metrics.enrolments.WithLabelValues(inventory.ErrorCode(err)).Inc()
+		return nil, toStatus(ctx, s.logger, method, err)
+	}
+	s.metrics.enrolments.WithLabelValues("ok").Inc()
+	s.logger.InfoContext(ctx, "device enrolled", "device_id", dev.ID, "school_id", dev.SchoolID, "enrollment_id", enrollmentID, "hostname", dev.Hostname)
+	return &agentv1.EnrollResponse{
+		DeviceId:            dev.ID.String(),
+		CertificateDer:      cert.Raw,
+		CaCertificateDer:    s.ca.Cert.Raw,
+		CertificateNotAfter: timestamppb.New(cert.NotAfter),
+		CheckInInterval:     durationpb.New(s.interval),
+	}, nil
+}
+
+// CheckIn implements [agentv1.AgentServiceServer].
+func (s *Server) CheckIn(ctx context.Context, req *agentv1.CheckInRequest) (*agentv1.CheckInResponse, error) {
+	const method = "CheckIn"
+	if err := checkHash(req.GetReportHash()); err != nil {
+		return nil, toStatus(ctx, s.logger, method, err)
+	}
+	c := inventory.CheckIn{
+		DeviceID: callerOf(ctx).enrollment.DeviceID,
+		Hash:     req.GetReportHash(),
+		At:       s.Now(),
+	}
+	kind := "heartbeat"
+	if req.GetReport() != nil {
+		kind = "report"
+		r, err := reportFromProto(req.GetReport())
+		if err != nil {
+			return nil, toStatus(ctx, s.logger, method, err)
+		}
+		c.Report = &r
+	}
+	resp := &agentv1.CheckInResponse{CheckInInterval: durationpb.New(s.interval)}
+	err := s.store.RecordCheckIn(ctx, c)
+	switch inventory.ErrorCode(err) {
+	case "":
+	case inventory.EREPORTREQUIRED:
+		resp.ReportRequired = true
+		kind = "report_required"
+	default:
+		return nil, toStatus(ctx, s.logger, method, err)
+	}
+	s.metrics.checkIns.WithLabelValues(kind).Inc()
+	return resp, nil
+}
+
+// SendEvents implements [agentv1.AgentServiceServer].
+func (s *Server) SendEvents(ctx context.Context, req *agentv1.SendEventsRequest) (*agentv1.SendEventsResponse, error) {
+	const method = "SendEvents"
+	if n := len(req.GetEvents()); n > inventory.MaxEventsPerCall {
+		return nil, status.Errorf(codes.InvalidArgument, "events: %d is more than the limit of %d per call", n, inventory.MaxEventsPerCall)
+	}
+	events := make([]*inventory.Event, 0, len(req.GetEvents()))
+	ids := make([]string, 0, len(req.GetEvents()))
+	for i, pe := range req.GetEvents() {
+		e, err := eventFromProto(pe)
+		if err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "events[%d]: %s", i, inventory.ErrorMessage(err))
+		}
+		events = append(events, e)
+		ids = append(ids, e.ID.String())
+	}
+	n, err := s.store.AppendEvents(ctx, callerOf(ctx).enrollment.DeviceID, events, s.Now())
+	if err != nil {
+		return nil, toStatus(ctx, s.logger, method, err)
+	}
+	s.metrics.events.Add(float64(n))
+	return &agentv1.SendEventsResponse{AcknowledgedIds: ids, Stored: uint32(n)}, nil
+}
+
+// RenewCertificate implements [agentv1.AgentServiceServer]. The new
+// certificate is a new enrolment of the same device; the old certificate
+// stays valid until it expires, so an agent that loses the reply can retry.
+func (s *Server) RenewCertificate(ctx context.Context, req *agentv1.RenewCertificateRequest) (*agentv1.RenewCertificateResponse, error) {
+	const method = "RenewCertificate"
+	old := callerOf(ctx).enrollment
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, toStatus(ctx, s.logger, method, err)
+	}
+	now := s.Now()
+	cert, err := s.ca.IssueClient(req.GetCsrDer(), id.String(), now)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "csr_der: %v", err)
+	}
+	e := &inventory.Enrollment{
+		ID:           id,
+		DeviceID:     old.DeviceID,
+		SchoolID:     old.SchoolID,
+		CertSerial:   pki.SerialHex(cert),
+		CertNotAfter: cert.NotAfter,
+		CreatedAt:    now,
+	}
+	if err := s.store.CreateEnrollment(ctx, e); err != nil {
+		return nil, toStatus(ctx, s.logger, method, err)
+	}
+	s.logger.InfoContext(ctx, "certificate renewed", "device_id", old.DeviceID, "enrollment_id", id)
+	return &agentv1.RenewCertificateResponse{
+		CertificateDer:      cert.Raw,
+		CertificateNotAfter: timestamppb.New(cert.NotAfter),
+	}, nil
+}
+
+// checkHash returns an EINVALID error unless h is a hex SHA-256.
+func checkHash(h string) error {
+	if b, err := hex.DecodeString(h); err != nil || len(b) != sha256.Size {
+		return inventory.Errorf(inventory.EINVALID, "report_hash: must be 64 hex digits")
+	}
+	return nil
+}

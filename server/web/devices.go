@@ -1,0 +1,149 @@
+package web
+
+import (
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rollcall/rollcall/inventory"
+)
+
+// deviceJSON is a device as the REST API shows it.
+type deviceJSON struct {
+	ID         string             `json:"id"`
+	SchoolID   string             `json:"school_id"`
+	Hostname   string             `json:"hostname"`
+	Make       string             `json:"make"`
+	Model      string             `json:"model"`
+	Serial     string             `json:"serial"`
+	OSName     string             `json:"os_name"`
+	OSVersion  string             `json:"os_version"`
+	LastSeenAt *time.Time         `json:"last_seen_at"`
+	CreatedAt  time.Time          `json:"created_at"`
+	UpdatedAt  time.Time          `json:"updated_at"`
+	Hardware   inventory.Hardware `json:"hardware"`
+}
+
+func toDeviceJSON(d *inventory.Device) deviceJSON {
+	out := deviceJSON{
+		ID:        d.ID.String(),
+		SchoolID:  d.SchoolID.String(),
+		Hostname:  d.Hostname,
+		Make:      d.Make,
+		Model:     d.Model,
+		Serial:    d.Serial,
+		OSName:    d.OSName,
+		OSVersion: d.OSVersion,
+		CreatedAt: d.CreatedAt,
+		UpdatedAt: d.UpdatedAt,
+		Hardware:  d.Hardware,
+	}
+	if !d.LastSeenAt.IsZero() {
+		t := d.LastSeenAt
+		out.LastSeenAt = &t
+	}
+	return out
+}
+
+// listJSON is the shape of every list the API returns.
+type listJSON[T any] struct {
+	Items []T    `json:"items"`
+	Next  string `json:"next"`
+}
+
+// deviceFilter reads ?after= and ?limit= into a filter for the viewer.
+func deviceFilter(r *http.Request) (inventory.DeviceFilter, error) {
+	f := inventory.DeviceFilter{SchoolIDs: viewerOf(r.Context()).schools}
+	q := r.URL.Query()
+	if s := q.Get("after"); s != "" {
+		id, err := uuid.Parse(s)
+		if err != nil {
+			return f, inventory.Errorf(inventory.EINVALID, "after: %q is not a cursor from a previous page's \"next\"", s)
+		}
+		f.After = id
+	}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > inventory.MaxPageSize {
+			return f, inventory.Errorf(inventory.EINVALID, "limit: give a number from 1 to %d", inventory.MaxPageSize)
+		}
+		f.Limit = n
+	}
+	return f, nil
+}
+
+func handleDeviceList(logger *slog.Logger, store inventory.DeviceStore) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, err := deviceFilter(r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		devices, err := store.FindDevices(r.Context(), f)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		out := listJSON[deviceJSON]{Items: make([]deviceJSON, 0, len(devices))}
+		for _, d := range devices {
+			out.Items = append(out.Items, toDeviceJSON(d))
+		}
+		if len(devices) == f.PageLimit() {
+			out.Next = devices[len(devices)-1].ID.String()
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+func handleDeviceGet(logger *slog.Logger, store inventory.DeviceStore) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		notFound := inventory.Errorf(inventory.ENOTFOUND, "device %s not found", r.PathValue("id"))
+		id, err := uuid.Parse(r.PathValue("id"))
+		if err != nil {
+			writeError(w, r, logger, notFound)
+			return
+		}
+		d, err := store.FindDeviceByID(r.Context(), id)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		// A device in a school the viewer cannot see does not exist for them.
+		if !viewerOf(r.Context()).canSee(d.SchoolID) {
+			writeError(w, r, logger, notFound)
+			return
+		}
+		writeJSON(w, http.StatusOK, toDeviceJSON(d))
+	})
+}
+
+func handleDevicePage(logger *slog.Logger, store inventory.DeviceStore) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, err := deviceFilter(r)
+		if err != nil {
+			http.Error(w, inventory.ErrorMessage(err), http.StatusBadRequest)
+			return
+		}
+		devices, err := store.FindDevices(r.Context(), f)
+		if err != nil {
+			logger.ErrorContext(r.Context(), "list devices", "err", err)
+			http.Error(w, "Internal error.", http.StatusInternalServerError)
+			return
+		}
+		data := struct {
+			User    *inventory.User
+			Devices []*inventory.Device
+			Next    string
+		}{User: viewerOf(r.Context()).user, Devices: devices}
+		if len(devices) == f.PageLimit() {
+			data.Next = devices[len(devices)-1].ID.String()
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		if err := templates.ExecuteTemplate(w, "devices.html", data); err != nil {
+			logger.ErrorContext(r.Context(), "render devices page", "err", err)
+		}
+	})
+}
