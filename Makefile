@@ -30,7 +30,7 @@ FORCE:
 
 ## demo: build, then run a server on SQLite in .demo/ with this machine's agent enrolled.
 demo: build
-	./bin/rollcall demo --dir .demo --agent-bin ./bin/rollcall-agent
+	./bin/rollcall demo --data-dir .demo --agent-bin ./bin/rollcall-agent
 
 ## test: everything CI checks.
 test: deps fmt-check vet proto-check unit cross

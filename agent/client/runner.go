@@ -70,7 +70,11 @@ func (r *Runner) Queue(ctx context.Context) error {
 		return err
 	}
 	if hash == accepted {
-		return nil
+		// Unchanged since the server last accepted it. A report still
+		// pending from before would now be stale: replace it.
+		if _, _, _, pending, err := r.Outbox.PendingReport(); err != nil || !pending {
+			return err
+		}
 	}
 	return r.Outbox.PutReport(rep, hash, r.now())
 }
@@ -172,7 +176,7 @@ func (r *Runner) checkIn(ctx context.Context, c agentv1.AgentServiceClient) erro
 func (r *Runner) Run(ctx context.Context) error {
 	backoff := time.Second
 	for {
-		wait := r.interval()
+		var wait time.Duration
 		if err := r.Once(ctx); err != nil {
 			if ctx.Err() != nil {
 				return nil

@@ -85,7 +85,7 @@ func (a *App) start(ctx context.Context, o Options, cfg Config) error {
 		return fmt.Errorf("web listener: %w", err)
 	}
 	a.AgentAddr, a.HTTPAddr = agentLn.Addr(), httpLn.Addr()
-	a.Advertise = AdvertiseAddr(cfg.Advertise, a.AgentAddr)
+	a.Advertise = AdvertiseAddr(cfg.Advertise, a.AgentAddr.String())
 
 	cert, err := ca.LoadOrCreateServerCert(o.DataDir, certHosts(a.Advertise, cfg.AgentAddr), now)
 	if err != nil {
@@ -145,15 +145,15 @@ func (a *App) shutdown() {
 }
 
 // AdvertiseAddr returns the address agents should dial: advertise when
-// given, else the listener's address with an unspecified host replaced by
-// this machine's host name.
-func AdvertiseAddr(advertise string, ln net.Addr) string {
-	if advertise != "" {
+// given, else the listen address with an empty or unspecified host replaced
+// by this machine's host name. It returns "" when both are empty.
+func AdvertiseAddr(advertise, listen string) string {
+	if advertise != "" || listen == "" {
 		return advertise
 	}
-	host, port, err := net.SplitHostPort(ln.String())
+	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
-		return ln.String()
+		return listen
 	}
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
 		if h, err := os.Hostname(); err == nil && h != "" {

@@ -29,12 +29,12 @@ func OpenStore(ctx context.Context, dataDir, dsn string) (inventory.Store, error
 			return nil, fmt.Errorf("create data dir: %w", err)
 		}
 		s, err = sqlite.Open(ctx, filepath.Join(dataDir, SQLiteFile))
-	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"), isKeywordDSN(dsn):
 		s, err = postgres.Open(ctx, dsn)
 	case strings.HasPrefix(dsn, "sqlite:"):
 		s, err = sqlite.Open(ctx, strings.TrimPrefix(dsn, "sqlite:"))
 	default:
-		return nil, fmt.Errorf("database %q: give a postgres:// URL or sqlite:PATH", redact(dsn))
+		return nil, fmt.Errorf("database %q: give a postgres:// URL, a PostgreSQL \"host=... dbname=...\" string or sqlite:PATH", redact(dsn))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", redact(dsn), err)
@@ -46,8 +46,28 @@ func OpenStore(ctx context.Context, dataDir, dsn string) (inventory.Store, error
 	return s, nil
 }
 
+// isKeywordDSN reports whether dsn is a PostgreSQL keyword/value string
+// such as "host=/run/postgresql dbname=rollcall".
+func isKeywordDSN(dsn string) bool {
+	for _, f := range strings.Fields(dsn) {
+		if k, _, ok := strings.Cut(f, "="); ok && (k == "host" || k == "dbname") {
+			return true
+		}
+	}
+	return false
+}
+
 // redact hides a password in a database URL.
 func redact(dsn string) string {
+	if isKeywordDSN(dsn) {
+		fields := strings.Fields(dsn)
+		for i, f := range fields {
+			if strings.HasPrefix(f, "password=") {
+				fields[i] = "password=xxxxx"
+			}
+		}
+		return strings.Join(fields, " ")
+	}
 	scheme, rest, ok := strings.Cut(dsn, "://")
 	if !ok {
 		return dsn

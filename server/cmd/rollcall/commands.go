@@ -82,26 +82,24 @@ func (e env) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	flagsCfg := app.Config{DB: *db, AgentAddr: *agentAddr, HTTPAddr: *httpAddr, Advertise: *advertise}
-	saved := remembered.Merge(flagsCfg)
-	cfg, err := e.config(*dataDir, *db)
-	if err != nil {
-		return err
+	// Remember what the flags say; $ROLLCALL_DB overrides only this run.
+	saved := remembered.Merge(app.Config{DB: *db, AgentAddr: *agentAddr, HTTPAddr: *httpAddr, Advertise: *advertise})
+	if saved.AgentAddr == "" {
+		saved.AgentAddr = app.DefaultAgentAddr
 	}
-	cfg = cfg.Merge(app.Config{AgentAddr: saved.AgentAddr, HTTPAddr: saved.HTTPAddr, Advertise: saved.Advertise})
+	if saved.HTTPAddr == "" {
+		saved.HTTPAddr = app.DefaultHTTPAddr
+	}
+	cfg := saved
+	if v := e.getenv("ROLLCALL_DB"); v != "" && *db == "" {
+		cfg.DB = v
+	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
 	slog.SetDefault(logger)
 	a, err := app.Start(ctx, app.Options{DataDir: *dataDir, Config: cfg, Logger: logger})
 	if err != nil {
 		return err
 	}
-	if saved.AgentAddr == "" {
-		saved.AgentAddr = a.AgentAddr.String()
-	}
-	if saved.HTTPAddr == "" {
-		saved.HTTPAddr = a.HTTPAddr.String()
-	}
-	saved.Advertise = a.Advertise
 	if err := app.SaveConfig(*dataDir, saved); err != nil {
 		logger.Error("remember configuration", "err", err)
 	}
@@ -177,7 +175,7 @@ func (e env) enrollTokenCreate(ctx context.Context, args []string) error {
 		return err
 	}
 	if *advertise == "" {
-		*advertise = cfg.Advertise
+		*advertise = app.AdvertiseAddr(cfg.Advertise, cfg.AgentAddr)
 	}
 	tok, err := admin.CreateEnrollToken(ctx, s, ca, admin.EnrollTokenRequest{
 		School: *school, Uses: *uses, TTL: *ttl, Advertise: *advertise, Now: now,

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -23,8 +24,9 @@ const demoEmail = "technician@demo.school"
 // demo runs a server on the embedded store with this machine's agent
 // enrolled and running in the foreground, until ctx ends.
 func (e env) demo(ctx context.Context, args []string) error {
-	fs, _, _ := e.flags("demo")
-	dataDir := fs.String("dir", ".demo", "folder for the demo's server and agent data")
+	fs := flag.NewFlagSet("rollcall demo", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	dataDir := fs.String("data-dir", ".demo", "folder for the demo's server and agent data")
 	agentBin := fs.String("agent-bin", "", "path to rollcall-agent (default: beside this program)")
 	agentAddr := fs.String("agent-addr", "127.0.0.1:18443", "agent API listen address")
 	httpAddr := fs.String("http-addr", "127.0.0.1:18080", "web listen address")
@@ -56,7 +58,7 @@ func (e env) demo(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := app.SaveConfig(serverDir, app.Config{AgentAddr: *agentAddr, HTTPAddr: *httpAddr, Advertise: a.Advertise}); err != nil {
+	if err := app.SaveConfig(serverDir, app.Config{AgentAddr: *agentAddr, HTTPAddr: *httpAddr}); err != nil {
 		return err
 	}
 

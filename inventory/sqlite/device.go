@@ -1,0 +1,206 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rollcall/rollcall/inventory"
+)
+
+// FindDeviceByID returns ENOTFOUND if there is no such device.
+func (db *DB) FindDeviceByID(ctx context.Context, id uuid.UUID) (*inventory.Device, error) {
+	var d *inventory.Device
+	err := db.inTx(ctx, func(tx *sql.Tx) (err error) {
+		d, err = findDeviceByID(ctx, tx, id)
+		return err
+	})
+	return d, err
+}
+
+// FindDevices returns a page of devices matching f, ordered by ID.
+func (db *DB) FindDevices(ctx context.Context, f inventory.DeviceFilter) ([]*inventory.Device, error) {
+	if f.SchoolIDs != nil && len(f.SchoolIDs) == 0 {
+		return []*inventory.Device{}, nil
+	}
+	var all []*inventory.Device
+	err := db.inTx(ctx, func(tx *sql.Tx) (err error) {
+		all, err = findDevices(ctx, tx, f)
+		return err
+	})
+	return all, err
+}
+
+// RecordCheckIn notes a check-in. For a heartbeat whose hash differs from
+// the stored report hash it returns EREPORTREQUIRED and changes nothing.
+// For a full report it updates the device's hardware, stores a posture
+// snapshot and the new hash in one transaction. Returns ENOTFOUND for an
+// unknown device.
+func (db *DB) RecordCheckIn(ctx context.Context, c inventory.CheckIn) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		if c.Report == nil {
+			return recordHeartbeat(ctx, tx, c)
+		}
+		return recordReport(ctx, tx, c)
+	})
+}
+
+// FindLatestPosture returns the newest posture snapshot of a device, or
+// ENOTFOUND when it has none.
+func (db *DB) FindLatestPosture(ctx context.Context, deviceID uuid.UUID) (*inventory.PostureSnapshot, error) {
+	var p *inventory.PostureSnapshot
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var raw string
+		p = &inventory.PostureSnapshot{}
+		err := tx.QueryRowContext(ctx, `
+			SELECT id, device_id, hash, posture, received_at FROM posture_snapshots
+			WHERE device_id = ? ORDER BY received_at DESC, id DESC LIMIT 1`, deviceID,
+		).Scan(&p.ID, &p.DeviceID, &p.Hash, &raw, timeScanner{&p.ReceivedAt})
+		if errors.Is(err, sql.ErrNoRows) {
+			return inventory.Errorf(inventory.ENOTFOUND, "device %s has no posture snapshot", deviceID)
+		} else if err != nil {
+			return fmt.Errorf("query posture: %w", err)
+		}
+		if err := json.Unmarshal([]byte(raw), &p.Posture); err != nil {
+			return fmt.Errorf("decode posture: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func findDeviceByID(ctx context.Context, tx *sql.Tx, id uuid.UUID) (*inventory.Device, error) {
+	d, err := scanDevice(tx.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, inventory.Errorf(inventory.ENOTFOUND, "device %s not found", id)
+	}
+	return d, err
+}
+
+func findDevices(ctx context.Context, tx *sql.Tx, f inventory.DeviceFilter) ([]*inventory.Device, error) {
+	var (
+		where = []string{"id > ?"}
+		args  = []any{f.After}
+	)
+	if f.SchoolIDs != nil {
+		marks := make([]string, len(f.SchoolIDs))
+		for i, id := range f.SchoolIDs {
+			marks[i] = "?"
+			args = append(args, id)
+		}
+		where = append(where, "school_id IN ("+strings.Join(marks, ", ")+")")
+	}
+	args = append(args, f.PageLimit())
+	rows, err := tx.QueryContext(ctx, `SELECT `+deviceColumns+` FROM devices
+		WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query devices: %w", err)
+	}
+	defer rows.Close()
+	all := []*inventory.Device{}
+	for rows.Next() {
+		d, err := scanDevice(rows)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, d)
+	}
+	return all, rows.Err()
+}
+
+// recordHeartbeat moves last_seen_at when the hash matches the stored one.
+func recordHeartbeat(ctx context.Context, tx *sql.Tx, c inventory.CheckIn) error {
+	res, err := tx.ExecContext(ctx, `UPDATE devices SET last_seen_at = ?
+		WHERE id = ? AND report_hash = ? AND report_hash <> ''`,
+		encodeTime(c.At), c.DeviceID, c.Hash)
+	if err != nil {
+		return fmt.Errorf("update last seen: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("update last seen: %w", err)
+	} else if n == 1 {
+		return nil
+	}
+	if _, err := findDeviceByID(ctx, tx, c.DeviceID); err != nil {
+		return err
+	}
+	return inventory.Errorf(inventory.EREPORTREQUIRED, "report hash %q is not the one stored for device %s: send the full report", c.Hash, c.DeviceID)
+}
+
+// recordReport stores a full report: the device's hardware and hash, and
+// a posture snapshot.
+func recordReport(ctx context.Context, tx *sql.Tx, c inventory.CheckIn) error {
+	h := &c.Report.Hardware
+	hw, err := json.Marshal(h)
+	if err != nil {
+		return fmt.Errorf("encode hardware: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE devices SET
+			hostname = ?, make = ?, model = ?, serial = ?, os_name = ?, os_version = ?,
+			hardware = ?, report_hash = ?, last_seen_at = ?, updated_at = ?
+		WHERE id = ?`,
+		h.Hostname, h.Make, h.Model, h.Serial, h.OSName, h.OSVersion,
+		string(hw), c.Hash, encodeTime(c.At), encodeTime(c.At), c.DeviceID)
+	if what, ok := uniqueViolation(err); ok && isSerialClash(what) {
+		return inventory.Errorf(inventory.ECONFLICT, "serial number %s belongs to another device in this school", h.Serial)
+	} else if err != nil {
+		return fmt.Errorf("update device: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("update device: %w", err)
+	} else if n == 0 {
+		return inventory.Errorf(inventory.ENOTFOUND, "device %s not found", c.DeviceID)
+	}
+	return insertPosture(ctx, tx, c.DeviceID, c.Hash, &c.Report.Posture, c.At)
+}
+
+// insertPosture stores a posture snapshot received at at.
+func insertPosture(ctx context.Context, tx *sql.Tx, deviceID uuid.UUID, hash string, p *inventory.Posture, at time.Time) error {
+	id, err := newID()
+	if err != nil {
+		return err
+	}
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("encode posture: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO posture_snapshots (id, device_id, hash, posture, received_at)
+		VALUES (?, ?, ?, ?, ?)`, id, deviceID, hash, string(raw), encodeTime(at)); err != nil {
+		return fmt.Errorf("insert posture snapshot: %w", err)
+	}
+	return nil
+}
+
+const deviceColumns = `id, school_id, hostname, make, model, serial, os_name, os_version,
+	hardware, report_hash, last_seen_at, created_at, updated_at`
+
+func scanDevice(row rowScanner) (*inventory.Device, error) {
+	var (
+		d  inventory.Device
+		hw string
+	)
+	err := row.Scan(&d.ID, &d.SchoolID, &d.Hostname, &d.Make, &d.Model, &d.Serial, &d.OSName, &d.OSVersion,
+		&hw, &d.ReportHash, timeScanner{&d.LastSeenAt}, timeScanner{&d.CreatedAt}, timeScanner{&d.UpdatedAt})
+	if err != nil {
+		return nil, fmt.Errorf("scan device: %w", err)
+	}
+	if err := json.Unmarshal([]byte(hw), &d.Hardware); err != nil {
+		return nil, fmt.Errorf("decode hardware: %w", err)
+	}
+	return &d, nil
+}
+
+// isSerialClash reports whether a uniqueness violation is on a school's
+// serial numbers.
+func isSerialClash(what string) bool {
+	return strings.Contains(what, "devices.serial") || strings.Contains(what, "devices_school_serial_key")
+}

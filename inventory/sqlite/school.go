@@ -1,0 +1,113 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/rollcall/rollcall/inventory"
+)
+
+// CreateSchool stores s, filling ID and CreatedAt when zero. Returns
+// EINVALID for a bad slug or name and ECONFLICT if the slug is taken.
+func (db *DB) CreateSchool(ctx context.Context, s *inventory.School) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	v := *s
+	if err := fillID(&v.ID); err != nil {
+		return err
+	}
+	if v.CreatedAt.IsZero() {
+		v.CreatedAt = db.now()
+	}
+	v.CreatedAt = utc(v.CreatedAt)
+	if err := db.inTx(ctx, func(tx *sql.Tx) error { return createSchool(ctx, tx, &v) }); err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+func createSchool(ctx context.Context, tx *sql.Tx, s *inventory.School) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO schools (id, slug, name, created_at) VALUES (?, ?, ?, ?)`,
+		s.ID, s.Slug, s.Name, encodeTime(s.CreatedAt))
+	if what, ok := uniqueViolation(err); ok {
+		if what == "schools.slug" {
+			return inventory.Errorf(inventory.ECONFLICT, "school slug %s is taken", s.Slug)
+		}
+		return inventory.Errorf(inventory.ECONFLICT, "school %s already exists", s.ID)
+	} else if err != nil {
+		return fmt.Errorf("insert school: %w", err)
+	}
+	return nil
+}
+
+// FindSchoolByID returns ENOTFOUND if there is no such school.
+func (db *DB) FindSchoolByID(ctx context.Context, id uuid.UUID) (*inventory.School, error) {
+	var s *inventory.School
+	err := db.inTx(ctx, func(tx *sql.Tx) (err error) {
+		s, err = findSchoolByID(ctx, tx, id)
+		return err
+	})
+	return s, err
+}
+
+// FindSchoolBySlug returns ENOTFOUND if there is no such school.
+func (db *DB) FindSchoolBySlug(ctx context.Context, slug string) (*inventory.School, error) {
+	var s *inventory.School
+	err := db.inTx(ctx, func(tx *sql.Tx) (err error) {
+		s, err = scanSchool(tx.QueryRowContext(ctx, `SELECT `+schoolColumns+` FROM schools WHERE slug = ?`, slug))
+		if errors.Is(err, sql.ErrNoRows) {
+			return inventory.Errorf(inventory.ENOTFOUND, "school %q not found", slug)
+		}
+		return err
+	})
+	return s, err
+}
+
+// FindSchools returns every school ordered by slug.
+func (db *DB) FindSchools(ctx context.Context) ([]*inventory.School, error) {
+	var all []*inventory.School
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT `+schoolColumns+` FROM schools ORDER BY slug`)
+		if err != nil {
+			return fmt.Errorf("query schools: %w", err)
+		}
+		defer rows.Close()
+		all = []*inventory.School{}
+		for rows.Next() {
+			s, err := scanSchool(rows)
+			if err != nil {
+				return err
+			}
+			all = append(all, s)
+		}
+		return rows.Err()
+	})
+	return all, err
+}
+
+func findSchoolByID(ctx context.Context, tx *sql.Tx, id uuid.UUID) (*inventory.School, error) {
+	s, err := scanSchool(tx.QueryRowContext(ctx, `SELECT `+schoolColumns+` FROM schools WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, inventory.Errorf(inventory.ENOTFOUND, "school %s not found", id)
+	}
+	return s, err
+}
+
+const schoolColumns = `id, slug, name, created_at`
+
+func scanSchool(row rowScanner) (*inventory.School, error) {
+	var s inventory.School
+	if err := row.Scan(&s.ID, &s.Slug, &s.Name, timeScanner{&s.CreatedAt}); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("scan school: %w", err)
+	}
+	return &s, nil
+}

@@ -1,0 +1,187 @@
+package storetest
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rollcall/rollcall/inventory"
+)
+
+func (su suite) testDeviceStore(t *testing.T) {
+	t.Run("FindDeviceByID/ErrNotFound", func(t *testing.T) {
+		e := su.fresh(t)
+		_, err := e.s.FindDeviceByID(e.ctx, uuid.New())
+		wantCode(t, err, inventory.ENOTFOUND)
+	})
+
+	t.Run("RecordCheckIn/Heartbeat", func(t *testing.T) {
+		e := su.fresh(t)
+		d := e.device("SN1")
+		at := t0.Add(10 * time.Minute)
+		err := e.s.RecordCheckIn(e.ctx, inventory.CheckIn{DeviceID: d.ID, Hash: d.ReportHash, At: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := *d
+		want.LastSeenAt = ts(at)
+		equal(t, "device after heartbeat", e.findDevice(d.ID), &want)
+	})
+
+	t.Run("RecordCheckIn/ErrReportRequired", func(t *testing.T) {
+		e := su.fresh(t)
+		d := e.device("SN1")
+		for _, hash := range []string{hashOf("something else"), ""} {
+			err := e.s.RecordCheckIn(e.ctx, inventory.CheckIn{DeviceID: d.ID, Hash: hash, At: t0.Add(time.Hour)})
+			wantCode(t, err, inventory.EREPORTREQUIRED)
+			equal(t, "device after mismatched heartbeat", e.findDevice(d.ID), d)
+		}
+	})
+
+	t.Run("RecordCheckIn/FullReport", func(t *testing.T) {
+		e := su.fresh(t)
+		d := e.device("SN1")
+		r := report("SN1")
+		r.Hardware.Hostname = "lab-07"
+		r.Hardware.OSVersion = "10.0.26100"
+		r.Hardware.Disks = append(r.Hardware.Disks, inventory.Disk{Name: "sda", SizeBytes: 1 << 40})
+		r.Posture.Volumes[0].Protected = false
+		r.Posture.USBDevices = []inventory.USBDevice{{VendorID: "0781", ProductID: "5581", MassStorage: true}}
+		at := t0.Add(time.Hour)
+		c := inventory.CheckIn{DeviceID: d.ID, Hash: hashOf(r), Report: &r, At: at}
+		if err := e.s.RecordCheckIn(e.ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		want := *d
+		want.Hostname = "lab-07"
+		want.OSVersion = "10.0.26100"
+		want.Hardware = r.Hardware
+		want.ReportHash = c.Hash
+		want.LastSeenAt = ts(at)
+		want.UpdatedAt = ts(at)
+		equal(t, "device after full report", e.findDevice(d.ID), &want)
+
+		p, err := e.s.FindLatestPosture(e.ctx, d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		equal(t, "latest posture", p, &inventory.PostureSnapshot{
+			ID: p.ID, DeviceID: d.ID, Hash: c.Hash, Posture: r.Posture, ReceivedAt: ts(at),
+		})
+
+		// The new hash now works as a heartbeat.
+		if err := e.s.RecordCheckIn(e.ctx, inventory.CheckIn{DeviceID: d.ID, Hash: c.Hash, At: at.Add(time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("RecordCheckIn/ErrNotFound", func(t *testing.T) {
+		e := su.fresh(t)
+		r := report("SN1")
+		for _, c := range []inventory.CheckIn{
+			{DeviceID: uuid.New(), Hash: hashOf(r), At: t0},
+			{DeviceID: uuid.New(), Hash: hashOf(r), Report: &r, At: t0},
+		} {
+			wantCode(t, e.s.RecordCheckIn(e.ctx, c), inventory.ENOTFOUND)
+		}
+	})
+
+	t.Run("RecordCheckIn/ErrSerialTaken", func(t *testing.T) {
+		e := su.fresh(t)
+		tok := e.token(e.school("a").ID, 2)
+		a, _ := e.enroll(tok, "SN1")
+		b, _ := e.enroll(tok, "SN2")
+		r := report("SN1") // b now claims a's serial
+		err := e.s.RecordCheckIn(e.ctx, inventory.CheckIn{DeviceID: b.ID, Hash: hashOf(r), Report: &r, At: t0.Add(time.Hour)})
+		wantCode(t, err, inventory.ECONFLICT)
+		wantMessage(t, err, "SN1")
+		equal(t, "device a", e.findDevice(a.ID), a)
+		equal(t, "device b", e.findDevice(b.ID), b)
+	})
+
+	t.Run("FindLatestPosture/ErrNotFound", func(t *testing.T) {
+		e := su.fresh(t)
+		_, err := e.s.FindLatestPosture(e.ctx, uuid.New())
+		wantCode(t, err, inventory.ENOTFOUND)
+	})
+
+	t.Run("FindDevices/Pagination", func(t *testing.T) {
+		e := su.fresh(t)
+		tok := e.token(e.school("a").ID, 10)
+		var want []uuid.UUID
+		for _, serial := range []string{"A", "B", "C", "D", "E", "F", "G"} {
+			d, _ := e.enroll(tok, serial)
+			want = append(want, d.ID)
+		}
+		slices.SortFunc(want, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
+
+		var (
+			got   []uuid.UUID
+			sizes []int
+			after uuid.UUID
+		)
+		for range 10 {
+			page, err := e.s.FindDevices(e.ctx, inventory.DeviceFilter{After: after, Limit: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sizes = append(sizes, len(page))
+			if len(page) == 0 {
+				break
+			}
+			for _, d := range page {
+				got = append(got, d.ID)
+			}
+			after = page[len(page)-1].ID
+		}
+		equal(t, "page sizes", sizes, []int{3, 3, 1, 0})
+		equal(t, "device IDs", got, want)
+	})
+
+	t.Run("FindDevices/SchoolFilter", func(t *testing.T) {
+		e := su.fresh(t)
+		a, b, c := e.school("a"), e.school("b"), e.school("c")
+		ids := map[uuid.UUID][]uuid.UUID{}
+		for _, sc := range []*inventory.School{a, b, c} {
+			tok := e.token(sc.ID, 2)
+			for _, serial := range []string{"1", "2"} {
+				d, _ := e.enroll(tok, serial)
+				ids[sc.ID] = append(ids[sc.ID], d.ID)
+			}
+		}
+		for _, tc := range []struct {
+			name    string
+			schools []uuid.UUID
+			want    int
+		}{
+			{"All", nil, 6},
+			{"None", []uuid.UUID{}, 0},
+			{"One", []uuid.UUID{b.ID}, 2},
+			{"Two", []uuid.UUID{a.ID, c.ID}, 4},
+			{"Unknown", []uuid.UUID{uuid.New()}, 0},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				got, err := e.s.FindDevices(e.ctx, inventory.DeviceFilter{SchoolIDs: tc.schools})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got == nil {
+					t.Error("FindDevices returned a nil slice, want an empty one")
+				}
+				if len(got) != tc.want {
+					t.Fatalf("got %d devices, want %d", len(got), tc.want)
+				}
+				for _, d := range got {
+					if tc.schools != nil && !slices.Contains(tc.schools, d.SchoolID) {
+						t.Errorf("device %s of school %s is outside the filter", d.ID, d.SchoolID)
+					}
+					if !slices.Contains(ids[d.SchoolID], d.ID) {
+						t.Errorf("device %s is not one of school %s's", d.ID, d.SchoolID)
+					}
+				}
+			})
+		}
+	})
+}
