@@ -84,9 +84,9 @@ func serve(t *testing.T, env map[string]string, httpAddr string, args ...string)
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	var stderr bytes.Buffer
+	stderr := &lockedBuffer{}
 	go func() {
-		done <- run(ctx, append([]string{"rollcall", "serve"}, args...), func(k string) string { return env[k] }, &bytes.Buffer{}, &stderr)
+		done <- run(ctx, append([]string{"rollcall", "serve"}, args...), func(k string) string { return env[k] }, &lockedBuffer{}, stderr)
 	}()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -115,6 +115,25 @@ func serve(t *testing.T, env map[string]string, httpAddr string, args ...string)
 			t.Errorf("serve: %v", err)
 		}
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for the server's goroutines to
+// write while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // agent runs the agent binary and returns its combined output.
