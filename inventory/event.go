@@ -3,6 +3,7 @@ package inventory
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -36,7 +37,7 @@ func (e *Event) Validate() error {
 		return Errorf(EINVALID, "event.id: missing")
 	case e.Type == "":
 		return Errorf(EINVALID, "event.type: missing")
-	case len(e.Type) > MaxEventTypeLen || !utf8.ValidString(e.Type):
+	case len(e.Type) > MaxEventTypeLen || !utf8.ValidString(e.Type) || strings.ContainsRune(e.Type, 0):
 		return Errorf(EINVALID, "event.type: must be at most %d bytes of UTF-8", MaxEventTypeLen)
 	case e.OccurredAt.Before(earliest) || e.OccurredAt.After(latest):
 		return Errorf(EINVALID, "event.occurred_at: %s is not a plausible time", e.OccurredAt.UTC().Format(time.RFC3339))

@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -200,6 +201,8 @@ func (v *validator) str(field, s string) {
 		v.fail(field, "%d bytes is longer than the limit of %d", len(s), MaxStringLen)
 	case !utf8.ValidString(s):
 		v.fail(field, "not valid UTF-8")
+	case strings.ContainsRune(s, 0):
+		v.fail(field, "contains a NUL character")
 	}
 }
 

@@ -1,0 +1,89 @@
+package inventory_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rollcall/rollcall/inventory"
+)
+
+func TestReport_Validate(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(r *inventory.Report)
+		want   string // "" means valid
+	}{
+		{"Valid", func(r *inventory.Report) {}, ""},
+		{"InvalidUTF8", func(r *inventory.Report) { r.Hardware.Serial = "\xff" }, "hardware.serial: not valid UTF-8"},
+		{"NUL", func(r *inventory.Report) { r.Hardware.Hostname = "a\x00b" }, "hardware.hostname: contains a NUL"},
+		{"LongString", func(r *inventory.Report) { r.Hardware.Make = strings.Repeat("m", inventory.MaxStringLen+1) }, "hardware.make"},
+		{"TooManyMACs", func(r *inventory.Report) { r.Hardware.MACAddresses = make([]string, inventory.MaxItems+1) }, "hardware.mac_addresses"},
+		{"AncientInstall", func(r *inventory.Report) { r.Hardware.OSInstallDate = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC) }, "hardware.os_install_date"},
+		{"NegativeIdle", func(r *inventory.Report) {
+			r.Posture.ScreenLock = &inventory.ScreenLock{IdleTimeoutSeconds: -1}
+		}, "posture.screen_lock.idle_timeout_seconds"},
+		{"BadUSB", func(r *inventory.Report) {
+			r.Posture.USBDevices = []inventory.USBDevice{{VendorID: "0781", Product: "\xfe"}}
+		}, "posture.usb_devices[0].product"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &inventory.Report{Hardware: inventory.Hardware{Make: "Dell Inc.", Hostname: "LAPTOP-1", CPUCores: 4}}
+			tc.mutate(r)
+			err := r.Validate()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if inventory.ErrorCode(err) != inventory.EINVALID || !strings.Contains(inventory.ErrorMessage(err), tc.want) {
+				t.Fatalf("err = %v, want EINVALID containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestEnrollToken_Usable(t *testing.T) {
+	now := time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
+	hash := []byte("0123456789abcdef0123456789abcdef")
+	base := inventory.EnrollToken{ID: uuid.New(), SecretHash: hash, MaxUses: 2, Uses: 1, ExpiresAt: now.Add(time.Hour)}
+	tests := []struct {
+		name   string
+		mutate func(t *inventory.EnrollToken)
+		secret []byte
+		want   string
+	}{
+		{"Usable", func(*inventory.EnrollToken) {}, hash, ""},
+		{"WrongSecret", func(*inventory.EnrollToken) {}, []byte("nope"), inventory.EUNAUTHORIZED},
+		{"Revoked", func(t *inventory.EnrollToken) { t.RevokedAt = now.Add(-time.Minute) }, hash, inventory.EREVOKED},
+		{"Expired", func(t *inventory.EnrollToken) { t.ExpiresAt = now }, hash, inventory.EEXPIRED},
+		{"UsedUp", func(t *inventory.EnrollToken) { t.Uses = 2 }, hash, inventory.EEXHAUSTED},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tok := base
+			tc.mutate(&tok)
+			if got := inventory.ErrorCode(tok.Usable(tc.secret, now)); got != tc.want {
+				t.Errorf("code = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestNormalizeEmail(t *testing.T) {
+	tests := []struct{ in, want, code string }{
+		{"Tess@School.Example", "tess@school.example", ""},
+		{"not an email", "", inventory.EINVALID},
+		{"Tess <tess@school.example>", "", inventory.EINVALID},
+	}
+	for _, tc := range tests {
+		got, err := inventory.NormalizeEmail(tc.in)
+		if got != tc.want || inventory.ErrorCode(err) != tc.code {
+			t.Errorf("NormalizeEmail(%q) = %q, %v; want %q, code %q", tc.in, got, err, tc.want, tc.code)
+		}
+	}
+}
