@@ -96,4 +96,9 @@ type EnrollmentStore interface {
 	CreateEnrollment(ctx context.Context, e *Enrollment) error
 	// RevokeEnrollment marks an enrolment revoked. Returns ENOTFOUND.
 	RevokeEnrollment(ctx context.Context, id uuid.UUID, at time.Time) error
+	// SupersedeEnrollments revokes, at at, every unrevoked enrolment of
+	// keep's device made before keep, so that a renewed certificate
+	// retires the ones it replaced. Returns how many it revoked, or
+	// ENOTFOUND when keep does not exist.
+	SupersedeEnrollments(ctx context.Context, keep uuid.UUID, at time.Time) (int, error)
 }

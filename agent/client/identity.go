@@ -33,10 +33,11 @@ import (
 
 // Files in the agent's data directory.
 const (
-	KeyFile   = "client.key"
-	CertFile  = "client.crt"
-	CAFile    = "ca.crt"
-	StateFile = "agent.json"
+	// IdentityFile holds the device's private key and its certificate
+	// together, so that renewal replaces both in one rename.
+	IdentityFile = "client.pem"
+	CAFile       = "ca.crt"
+	StateFile    = "agent.json"
 )
 
 // TokenPrefix starts every enrolment token string.
@@ -114,7 +115,8 @@ func LoadIdentity(dir string) (*Identity, error) {
 	if err := json.Unmarshal(b, &id.State); err != nil {
 		return nil, fmt.Errorf("%s is damaged: %w", StateFile, err)
 	}
-	id.Cert, err = tls.LoadX509KeyPair(filepath.Join(dir, CertFile), filepath.Join(dir, KeyFile))
+	pair := filepath.Join(dir, IdentityFile)
+	id.Cert, err = tls.LoadX509KeyPair(pair, pair)
 	if err != nil {
 		return nil, fmt.Errorf("load client certificate: %w", err)
 	}
@@ -196,8 +198,8 @@ func Enroll(ctx context.Context, dir, token string, report *agentv1.Report, hash
 	if _, err := LoadIdentity(dir); err == nil {
 		return nil, fmt.Errorf("this device is already enrolled (identity in %s): remove that folder's files to enrol again", dir)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data dir: %w", err)
+	if err := SecureDir(dir); err != nil {
+		return nil, err
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -250,10 +252,9 @@ func Enroll(ctx context.Context, dir, token string, report *agentv1.Report, hash
 	return id, nil
 }
 
-// saveCert writes the key and certificate and loads them as the identity's
-// TLS certificate. The key is written first, so a crash between the two
-// leaves the old pair or a new key with no certificate, never a mismatch
-// that is trusted.
+// saveCert writes the key and certificate into one file and loads them as
+// the identity's TLS certificate. The file is replaced by a single rename,
+// so a crash leaves the old pair or the new one, never a mixture.
 func (id *Identity) saveCert(key *ecdsa.PrivateKey, certDER []byte) error {
 	kd, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
@@ -265,17 +266,7 @@ func (id *Identity) saveCert(key *ecdsa.PrivateKey, certDER []byte) error {
 	if err != nil {
 		return fmt.Errorf("server sent a certificate that does not match the key: %w", err)
 	}
-	// Write both under temporary names, then rename: the pair changes together.
-	if err := writeFile(filepath.Join(id.Dir, KeyFile+".new"), keyPEM); err != nil {
-		return err
-	}
-	if err := writeFile(filepath.Join(id.Dir, CertFile+".new"), certPEM); err != nil {
-		return err
-	}
-	if err := os.Rename(filepath.Join(id.Dir, KeyFile+".new"), filepath.Join(id.Dir, KeyFile)); err != nil {
-		return err
-	}
-	if err := os.Rename(filepath.Join(id.Dir, CertFile+".new"), filepath.Join(id.Dir, CertFile)); err != nil {
+	if err := writeFile(filepath.Join(id.Dir, IdentityFile), append(certPEM, keyPEM...)); err != nil {
 		return err
 	}
 	id.Cert = pair

@@ -2,10 +2,10 @@ package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -81,7 +81,8 @@ func (r *Runner) Queue(ctx context.Context) error {
 
 // Once collects, then delivers everything pending: events first, then the
 // report (or a heartbeat), then renews the certificate if it is due. What
-// cannot be delivered stays in the outbox for the next try.
+// cannot be delivered stays in the outbox for the next try. Events the
+// server refuses do not hold back the check-in.
 func (r *Runner) Once(ctx context.Context) error {
 	if err := r.Queue(ctx); err != nil {
 		return fmt.Errorf("queue report: %w", err)
@@ -92,8 +93,12 @@ func (r *Runner) Once(ctx context.Context) error {
 	}
 	defer conn.Close()
 	c := agentv1.NewAgentServiceClient(conn)
-	if err := r.sendEvents(ctx, c); err != nil {
-		return err
+	evErr := r.sendEvents(ctx, c)
+	if evErr == nil {
+		evErr = r.reportDropped(ctx, c)
+	}
+	if evErr != nil && unreachable(evErr) {
+		return describe(evErr, r.Identity.State.ServerAddr)
 	}
 	if err := r.checkIn(ctx, c); err != nil {
 		return err
@@ -106,9 +111,16 @@ func (r *Runner) Once(ctx context.Context) error {
 		}
 		r.log().Info("certificate renewed", "not_after", r.Identity.NotAfter())
 	}
+	if evErr != nil {
+		return fmt.Errorf("send events: %w", describe(evErr, r.Identity.State.ServerAddr))
+	}
 	return nil
 }
 
+// sendEvents delivers the queued events in batches, oldest first. Events
+// the server stored or refused for good leave the outbox; it stops with an
+// error when a batch removes nothing, so a confused server cannot make the
+// agent send the same batch for ever.
 func (r *Runner) sendEvents(ctx context.Context, c agentv1.AgentServiceClient) error {
 	for {
 		events, err := r.Outbox.PendingEvents(eventBatch)
@@ -119,15 +131,51 @@ func (r *Runner) sendEvents(ctx context.Context, c agentv1.AgentServiceClient) e
 		resp, err := c.SendEvents(cctx, &agentv1.SendEventsRequest{Events: events})
 		cancel()
 		if err != nil {
-			return describe(err, r.Identity.State.ServerAddr)
-		}
-		if err := r.Outbox.AckEvents(resp.GetAcknowledgedIds()); err != nil {
 			return err
 		}
-		if len(resp.GetAcknowledgedIds()) == 0 {
-			return errors.New("server acknowledged no events")
+		done := resp.GetAcknowledgedIds()
+		for _, rej := range resp.GetRejected() {
+			r.log().Warn("server refused an event; dropping it", "event_id", rej.GetId(), "reason", rej.GetReason())
+			done = append(done, rej.GetId())
+		}
+		n, err := r.Outbox.AckEvents(done)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("server acknowledged none of the %d events sent; they stay queued", len(events))
 		}
 	}
+}
+
+// keyDroppedReported is the outbox key holding how many dropped events the
+// server has been told of.
+const keyDroppedReported = "dropped_reported"
+
+// reportDropped tells the server, with an agent.events_dropped event, how
+// many events the outbox dropped at its bound since it last said. It runs
+// once the outbox is empty, so the event itself drops nothing.
+func (r *Runner) reportDropped(ctx context.Context, c agentv1.AgentServiceClient) error {
+	total, err := r.Outbox.Dropped()
+	if err != nil {
+		return err
+	}
+	var told uint64
+	if b, err := r.Outbox.Get(keyDroppedReported); err != nil {
+		return err
+	} else if b != nil {
+		told, _ = strconv.ParseUint(string(b), 10, 64)
+	}
+	if total <= told {
+		return nil
+	}
+	if err := r.Event("agent.events_dropped", map[string]any{"count": total - told, "total": total}); err != nil {
+		return err
+	}
+	if err := r.Outbox.Put(keyDroppedReported, []byte(strconv.FormatUint(total, 10))); err != nil {
+		return err
+	}
+	return r.sendEvents(ctx, c)
 }
 
 func (r *Runner) checkIn(ctx context.Context, c agentv1.AgentServiceClient) error {
@@ -186,7 +234,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			backoff = min(backoff*2, r.interval())
 		} else {
 			backoff = time.Second
-			wait = r.interval()
+			wait = jitter(r.interval())
 		}
 		select {
 		case <-ctx.Done():
@@ -194,6 +242,12 @@ func (r *Runner) Run(ctx context.Context) error {
 		case <-time.After(wait):
 		}
 	}
+}
+
+// jitter returns d moved at random by up to a tenth either way, so
+// devices that booted together drift apart.
+func jitter(d time.Duration) time.Duration {
+	return d - d/10 + time.Duration(rand.Int64N(int64(d/5)+1))
 }
 
 func (r *Runner) interval() time.Duration {
@@ -208,6 +262,13 @@ func (r *Runner) log() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return r.Logger
+}
+
+// unreachable reports whether err means the server could not be reached,
+// so there is no point in trying another call now.
+func unreachable(err error) bool {
+	st, ok := status.FromError(err)
+	return ok && (st.Code() == codes.Unavailable || st.Code() == codes.DeadlineExceeded)
 }
 
 // describe turns a gRPC error into a sentence for the technician.

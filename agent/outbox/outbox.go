@@ -193,12 +193,13 @@ func (o *Outbox) PendingEvents(limit int) ([]*agentv1.Event, error) {
 	return out, nil
 }
 
-// AckEvents removes the events with the given IDs, which the server has stored. IDs that are not
-// queued are ignored.
-func (o *Outbox) AckEvents(ids []string) error {
+// AckEvents removes the events with the given IDs, which the server has stored or refused for
+// good, and returns how many it removed. IDs that are not queued are ignored.
+func (o *Outbox) AckEvents(ids []string) (int, error) {
 	if len(ids) == 0 {
-		return nil
+		return 0, nil
 	}
+	removed := 0
 	err := o.db.Update(func(tx *bolt.Tx) error {
 		events, idx, st := tx.Bucket(bucketEvents), tx.Bucket(bucketEventIDs), tx.Bucket(bucketState)
 		count := getUint(st, keyEventCount)
@@ -213,6 +214,7 @@ func (o *Outbox) AckEvents(ids []string) error {
 					return err
 				}
 				count--
+				removed++
 			}
 			if err := idx.Delete([]byte(id)); err != nil {
 				return err
@@ -221,9 +223,9 @@ func (o *Outbox) AckEvents(ids []string) error {
 		return putUint(st, keyEventCount, count)
 	})
 	if err != nil {
-		return fmt.Errorf("outbox: ack events: %w", err)
+		return 0, fmt.Errorf("outbox: ack events: %w", err)
 	}
-	return nil
+	return removed, nil
 }
 
 // EventCount returns the number of queued events.

@@ -158,8 +158,12 @@ func TestOutbox_AckEvents(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			o := MustOpen(t, tempPath(t), Options{})
 			added := addEvents(t, o, 5)
-			if err := o.AckEvents(tc.ack(added)); err != nil {
+			removed, err := o.AckEvents(tc.ack(added))
+			if err != nil {
 				t.Fatal(err)
+			}
+			if want := 5 - len(tc.keep); removed != want {
+				t.Errorf("AckEvents removed %d, want %d", removed, want)
 			}
 			var want []*agentv1.Event
 			for _, i := range tc.keep {
@@ -173,7 +177,7 @@ func TestOutbox_AckEvents(t *testing.T) {
 func TestOutbox_AckEvents_ThenAdd(t *testing.T) {
 	o := MustOpen(t, tempPath(t), Options{})
 	added := addEvents(t, o, 3)
-	if err := o.AckEvents(ids(added[:2])); err != nil {
+	if _, err := o.AckEvents(ids(added[:2])); err != nil {
 		t.Fatal(err)
 	}
 	more := addEvents(t, o, 2)
@@ -188,7 +192,7 @@ func TestOutbox_Bound(t *testing.T) {
 	assertDropped(t, o, 2)
 
 	// Acknowledging makes room again: nothing more is dropped until the bound is reached.
-	if err := o.AckEvents(ids(added[2:3])); err != nil {
+	if _, err := o.AckEvents(ids(added[2:3])); err != nil {
 		t.Fatal(err)
 	}
 	more := addEvents(t, o, 1)
@@ -196,7 +200,7 @@ func TestOutbox_Bound(t *testing.T) {
 	assertDropped(t, o, 2)
 
 	// A dropped event's ID is forgotten, so acknowledging it does nothing.
-	if err := o.AckEvents(ids(added[:1])); err != nil {
+	if _, err := o.AckEvents(ids(added[:1])); err != nil {
 		t.Fatal(err)
 	}
 	assertPending(t, o, append(added[3:], more...))
@@ -423,7 +427,7 @@ func TestOutbox_Reopen(t *testing.T) {
 	path := tempPath(t)
 	o := MustOpen(t, path, Options{MaxEvents: 4})
 	added := addEvents(t, o, 6)
-	if err := o.AckEvents(ids(added[2:3])); err != nil {
+	if _, err := o.AckEvents(ids(added[2:3])); err != nil {
 		t.Fatal(err)
 	}
 	report := &agentv1.Report{Hardware: &agentv1.Hardware{Hostname: "lab-07"}}
@@ -517,7 +521,7 @@ func TestOutbox_Concurrent(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			if err := o.AckEvents(ids(events)); err != nil {
+			if _, err := o.AckEvents(ids(events)); err != nil {
 				t.Error(err)
 				return
 			}

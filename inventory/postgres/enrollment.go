@@ -146,12 +146,17 @@ func (db *DB) FindEnrollmentByID(ctx context.Context, id uuid.UUID) (*inventory.
 	var e *inventory.Enrollment
 	err := db.readTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		e, err = scanEnrollment(tx.QueryRow(ctx, `SELECT `+enrollmentColumns+` FROM enrollments WHERE id = $1`, id))
-		if isNoRows(err) {
-			return inventory.Errorf(inventory.ENOTFOUND, "enrolment %s not found", id)
-		}
+		e, err = findEnrollmentByID(ctx, tx, id)
 		return err
 	})
+	return e, err
+}
+
+func findEnrollmentByID(ctx context.Context, tx pgx.Tx, id uuid.UUID) (*inventory.Enrollment, error) {
+	e, err := scanEnrollment(tx.QueryRow(ctx, `SELECT `+enrollmentColumns+` FROM enrollments WHERE id = $1`, id))
+	if isNoRows(err) {
+		return nil, inventory.Errorf(inventory.ENOTFOUND, "enrolment %s not found", id)
+	}
 	return e, err
 }
 
@@ -194,6 +199,27 @@ func (db *DB) RevokeEnrollment(ctx context.Context, id uuid.UUID, at time.Time) 
 	return db.inTx(ctx, func(tx pgx.Tx) error {
 		return revoke(ctx, tx, "enrollments", "enrolment", id, at)
 	})
+}
+
+// SupersedeEnrollments revokes the unrevoked enrolments of keep's device
+// made before keep. Returns ENOTFOUND when keep does not exist.
+func (db *DB) SupersedeEnrollments(ctx context.Context, keep uuid.UUID, at time.Time) (int, error) {
+	var n int64
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		k, err := findEnrollmentByID(ctx, tx, keep)
+		if err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `UPDATE enrollments SET revoked_at = $1
+			WHERE device_id = $2 AND id <> $3 AND revoked_at IS NULL AND created_at <= $4`,
+			encodeTime(at), k.DeviceID, k.ID, encodeTime(k.CreatedAt))
+		if err != nil {
+			return fmt.Errorf("supersede enrolments: %w", err)
+		}
+		n = tag.RowsAffected()
+		return nil
+	})
+	return int(n), err
 }
 
 // revoke sets revoked_at of the row id in table unless it is set already.

@@ -146,12 +146,17 @@ func (db *DB) FindEnrollmentByID(ctx context.Context, id uuid.UUID) (*inventory.
 	var e *inventory.Enrollment
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		e, err = scanEnrollment(tx.QueryRowContext(ctx, `SELECT `+enrollmentColumns+` FROM enrollments WHERE id = ?`, id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return inventory.Errorf(inventory.ENOTFOUND, "enrolment %s not found", id)
-		}
+		e, err = findEnrollmentByID(ctx, tx, id)
 		return err
 	})
+	return e, err
+}
+
+func findEnrollmentByID(ctx context.Context, tx *sql.Tx, id uuid.UUID) (*inventory.Enrollment, error) {
+	e, err := scanEnrollment(tx.QueryRowContext(ctx, `SELECT `+enrollmentColumns+` FROM enrollments WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, inventory.Errorf(inventory.ENOTFOUND, "enrolment %s not found", id)
+	}
 	return e, err
 }
 
@@ -194,6 +199,27 @@ func (db *DB) RevokeEnrollment(ctx context.Context, id uuid.UUID, at time.Time) 
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		return revoke(ctx, tx, "enrollments", "enrolment", id, at)
 	})
+}
+
+// SupersedeEnrollments revokes the unrevoked enrolments of keep's device
+// made before keep. Returns ENOTFOUND when keep does not exist.
+func (db *DB) SupersedeEnrollments(ctx context.Context, keep uuid.UUID, at time.Time) (int, error) {
+	var n int64
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		k, err := findEnrollmentByID(ctx, tx, keep)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE enrollments SET revoked_at = ?
+			WHERE device_id = ? AND id <> ? AND revoked_at IS NULL AND created_at <= ?`,
+			encodeTime(at), k.DeviceID, k.ID, encodeTime(k.CreatedAt))
+		if err != nil {
+			return fmt.Errorf("supersede enrolments: %w", err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
 }
 
 // revoke sets revoked_at of the row id in table unless it is set already.

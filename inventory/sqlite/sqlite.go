@@ -95,7 +95,9 @@ func dsn(path string) string {
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
+	// FULL: a transaction is on disk before the agent is told it is
+	// stored, so a power cut cannot lose what the agent then deleted.
+	q.Add("_pragma", "synchronous(FULL)")
 	q.Set("_txlock", "immediate")
 	if path == ":memory:" {
 		return ":memory:?" + q.Encode()

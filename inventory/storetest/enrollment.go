@@ -387,6 +387,60 @@ func (su suite) testEnrollmentStore(t *testing.T) {
 		wantCode(t, got.Active(t0.Add(2*time.Minute)), inventory.EREVOKED)
 	})
 
+	t.Run("SupersedeEnrollments", func(t *testing.T) {
+		e := su.fresh(t)
+		tok := e.token(e.school("a").ID, 3)
+		d, first := e.enroll(tok, "SN1")
+		_, other := e.enroll(tok, "SN2")
+		renew := func(at time.Time) *inventory.Enrollment {
+			t.Helper()
+			enr := &inventory.Enrollment{DeviceID: d.ID, CertSerial: "0b", CertNotAfter: t0.Add(time.Hour), CreatedAt: at}
+			if err := e.s.CreateEnrollment(e.ctx, enr); err != nil {
+				t.Fatal(err)
+			}
+			return enr
+		}
+		second := renew(first.At.Add(time.Minute))
+		third := renew(first.At.Add(2 * time.Minute))
+		at := first.At.Add(3 * time.Minute)
+
+		n, err := e.s.SupersedeEnrollments(e.ctx, second.ID, at)
+		if err != nil || n != 1 {
+			t.Fatalf("SupersedeEnrollments(second) = %d, %v; want 1 (the first)", n, err)
+		}
+		for _, tc := range []struct {
+			name    string
+			id      uuid.UUID
+			revoked time.Time
+		}{
+			{"first", first.Enrollment.ID, ts(at)},
+			{"second (kept)", second.ID, time.Time{}},
+			{"third (newer)", third.ID, time.Time{}},
+			{"other device", other.Enrollment.ID, time.Time{}},
+		} {
+			got, err := e.s.FindEnrollmentByID(e.ctx, tc.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			equal(t, tc.name+" RevokedAt", got.RevokedAt, tc.revoked)
+		}
+		n, err = e.s.SupersedeEnrollments(e.ctx, third.ID, at.Add(time.Minute))
+		if err != nil || n != 1 {
+			t.Fatalf("SupersedeEnrollments(third) = %d, %v; want 1 (the second)", n, err)
+		}
+		got, _ := e.s.FindEnrollmentByID(e.ctx, first.Enrollment.ID)
+		equal(t, "first keeps its revocation time", got.RevokedAt, ts(at))
+		if n, err = e.s.SupersedeEnrollments(e.ctx, third.ID, at); err != nil || n != 0 {
+			t.Errorf("SupersedeEnrollments again = %d, %v; want 0", n, err)
+		}
+	})
+
+	t.Run("SupersedeEnrollments/ErrNotFound", func(t *testing.T) {
+		e := su.fresh(t)
+		_, err := e.s.SupersedeEnrollments(e.ctx, uuid.New(), t0)
+		wantCode(t, err, inventory.ENOTFOUND)
+	})
+
 	t.Run("RevokeEnrollment/ErrNotFound", func(t *testing.T) {
 		e := su.fresh(t)
 		wantCode(t, e.s.RevokeEnrollment(e.ctx, uuid.New(), t0), inventory.ENOTFOUND)

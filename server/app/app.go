@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,6 +30,10 @@ type Options struct {
 	Config          Config // DB, addresses; empty addresses take the defaults
 	Logger          *slog.Logger
 	CheckInInterval time.Duration // zero means grpcapi.DefaultCheckInInterval
+	// Remember, when not nil, is written into the data directory once the
+	// store and both listeners are ready and before anything is served,
+	// so a later command that finds the server up finds its database too.
+	Remember *Config
 }
 
 // App is a running server.
@@ -106,6 +111,13 @@ func (a *App) start(ctx context.Context, o Options, cfg Config) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	if o.Remember != nil {
+		if err := SaveConfig(o.DataDir, *o.Remember); err != nil {
+			agentLn.Close()
+			httpLn.Close()
+			return fmt.Errorf("remember configuration: %w", err)
+		}
+	}
 	go func() { a.errc <- a.grpc.Serve(agentLn) }()
 	go func() {
 		if err := a.http.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
@@ -131,16 +143,26 @@ func (a *App) Wait(ctx context.Context) error {
 }
 
 func (a *App) shutdown() {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	done := make(chan struct{})
-	go func() { a.grpc.GracefulStop(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		a.grpc.Stop()
-	}
-	_ = a.http.Shutdown(ctx)
+	const grace = 10 * time.Second
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		done := make(chan struct{})
+		go func() { a.grpc.GracefulStop(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(grace):
+			a.grpc.Stop()
+		}
+	})
+	wg.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), grace)
+		defer cancel()
+		if err := a.http.Shutdown(ctx); err != nil {
+			a.http.Close()
+		}
+	})
+	// Close the store only when no handler can still use it.
+	wg.Wait()
 	a.Store.Close()
 }
 

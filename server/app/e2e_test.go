@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -285,17 +286,24 @@ func TestEnrolCheckInREST(t *testing.T) {
 			t.Errorf("stored %d events, want 1", len(stored))
 		}
 
-		// Renewal gives a new certificate that works.
-		before := id.NotAfter()
+		// Renewal gives a new certificate that works. The old one works
+		// until the new one is first used, then never again.
+		before, oldCert := id.NotAfter(), id.Cert
 		if err := id.Renew(ctx, c); err != nil {
 			t.Fatal(err)
 		}
 		if id.Cert.Leaf.SerialNumber.Cmp(mustLeaf(t, id).SerialNumber) != 0 || id.NotAfter().Before(before) {
 			t.Error("renewed certificate was not saved")
 		}
+		old := rawClient(t, h, &oldCert)
+		if _, err := old.CheckIn(ctx, &agentv1.CheckInRequest{ReportHash: hash2}); err != nil {
+			t.Errorf("check-in with the old certificate before the new one is used: %v", err)
+		}
 		if _, err := agentClient(t, id).CheckIn(ctx, &agentv1.CheckInRequest{ReportHash: hash2}); err != nil {
 			t.Errorf("check-in with renewed certificate: %v", err)
 		}
+		_, err = old.CheckIn(ctx, &agentv1.CheckInRequest{ReportHash: hash2})
+		wantStatus(t, err, codes.Unauthenticated, "revoked")
 	})
 }
 
@@ -469,15 +477,35 @@ func TestMalformedReports(t *testing.T) {
 			wantStatus(t, err, codes.InvalidArgument, "report_hash")
 		})
 		t.Run("BadEvent", func(t *testing.T) {
-			_, err := c.SendEvents(ctx, &agentv1.SendEventsRequest{Events: []*agentv1.Event{
-				{Id: uuid.NewString(), Type: "ok", OccurredAt: timestamppb.Now()},
+			good := uuid.NewString()
+			resp, err := c.SendEvents(ctx, &agentv1.SendEventsRequest{Events: []*agentv1.Event{
+				{Id: good, Type: "ok", OccurredAt: timestamppb.Now()},
 				{Id: "not-a-uuid", Type: "usb.inserted", OccurredAt: timestamppb.Now()},
+				{Id: uuid.NewString(), Type: "no.time"},
 			}})
-			wantStatus(t, err, codes.InvalidArgument, "events[1]: event.id")
-			stored, _ := h.app.Store.FindEvents(ctx, inventory.EventFilter{DeviceID: devID})
-			if len(stored) != 0 {
-				t.Errorf("%d events stored from a refused batch", len(stored))
+			if err != nil {
+				t.Fatalf("SendEvents with bad events among good: %v", err)
 			}
+			if got := resp.GetAcknowledgedIds(); len(got) != 1 || got[0] != good || resp.GetStored() != 1 {
+				t.Errorf("acknowledged %v (stored %d), want only %s", got, resp.GetStored(), good)
+			}
+			rej := resp.GetRejected()
+			if len(rej) != 2 || rej[0].GetId() != "not-a-uuid" || !strings.Contains(rej[0].GetReason(), "event.id") ||
+				!strings.Contains(rej[1].GetReason(), "event.occurred_at") {
+				t.Errorf("rejected = %v, want not-a-uuid (event.id) and the event without a time (event.occurred_at)", rej)
+			}
+			stored, _ := h.app.Store.FindEvents(ctx, inventory.EventFilter{DeviceID: devID})
+			if len(stored) != 1 || stored[0].ID.String() != good {
+				t.Errorf("stored %d events, want only the good one", len(stored))
+			}
+		})
+		t.Run("TooManyEvents", func(t *testing.T) {
+			events := make([]*agentv1.Event, inventory.MaxEventsPerCall+1)
+			for i := range events {
+				events[i] = &agentv1.Event{Id: uuid.NewString(), Type: "ok", OccurredAt: timestamppb.Now()}
+			}
+			_, err := c.SendEvents(ctx, &agentv1.SendEventsRequest{Events: events})
+			wantStatus(t, err, codes.InvalidArgument, "events:")
 		})
 		after, err := h.app.Store.FindDeviceByID(ctx, devID)
 		if err != nil {
@@ -549,6 +577,70 @@ func TestOfflineOutbox(t *testing.T) {
 		}
 		if d.Hostname != hostname {
 			t.Errorf("hostname = %q, want the queued report's %q", d.Hostname, hostname)
+		}
+	})
+}
+
+// TestRefusedEventsAndDrops checks that an event the server refuses is
+// dropped without holding back the events behind it or the check-in, and
+// that events the outbox dropped at its bound are reported once.
+func TestRefusedEventsAndDrops(t *testing.T) {
+	backends(t, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		id := enroll(t, h.token(t, 1, time.Hour), "SN-REF")
+		ob, err := outbox.Open(filepath.Join(id.Dir, "outbox.db"), outbox.Options{MaxEvents: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ob.Close()
+		r := &client.Runner{Identity: id, Outbox: ob, Collect: func(context.Context) (*agentv1.Report, string) {
+			return report("SN-REF", "REFUSED-1")
+		}}
+		// Four events into room for three: the first is dropped. The
+		// second has a type the server refuses.
+		for i, typ := range []string{"usb.inserted", strings.Repeat("x", inventory.MaxEventTypeLen+1), "usb.removed", "usb.inserted"} {
+			if err := ob.AddEvent(&agentv1.Event{Id: uuid.NewString(), Type: typ, OccurredAt: timestamppb.Now()}); err != nil {
+				t.Fatalf("event %d: %v", i, err)
+			}
+		}
+		if err := r.Once(ctx); err != nil {
+			t.Fatalf("Once with a refused event queued: %v", err)
+		}
+		if err := r.Once(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := ob.EventCount(); n != 0 {
+			t.Errorf("%d events still queued; the refused one should be dropped", n)
+		}
+		devID := uuid.MustParse(id.State.DeviceID)
+		stored, err := h.app.Store.FindEvents(ctx, inventory.EventFilter{DeviceID: devID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		types := map[string]int{}
+		var drop *inventory.Event
+		for _, e := range stored {
+			types[e.Type]++
+			if e.Type == "agent.events_dropped" {
+				drop = e
+			}
+		}
+		want := map[string]int{"usb.removed": 1, "usb.inserted": 1, "agent.events_dropped": 1}
+		if !maps.Equal(types, want) {
+			t.Errorf("stored event types %v, want %v", types, want)
+		}
+		if drop != nil {
+			var p struct{ Count, Total int }
+			if err := json.Unmarshal(drop.Payload, &p); err != nil || p.Count != 1 || p.Total != 1 {
+				t.Errorf("agent.events_dropped payload = %s (%v), want count 1, total 1", drop.Payload, err)
+			}
+		}
+		d, err := h.app.Store.FindDeviceByID(ctx, devID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Hostname != "REFUSED-1" {
+			t.Errorf("hostname = %q: the report was held back by the refused event", d.Hostname)
 		}
 	})
 }

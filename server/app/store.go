@@ -3,8 +3,10 @@ package app
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/rollcall/rollcall/inventory"
@@ -57,27 +59,29 @@ func isKeywordDSN(dsn string) bool {
 	return false
 }
 
-// redact hides a password in a database URL.
+// keywordPassword matches the password in a PostgreSQL keyword/value
+// string, quoted or not.
+var keywordPassword = regexp.MustCompile(`password\s*=\s*('(?:\\.|[^'])*'|\S+)`)
+
+// redact hides any password in a database string, so it can be printed
+// or logged: the user-info password and a password query parameter of a
+// URL, or the password keyword of a keyword/value string.
 func redact(dsn string) string {
 	if isKeywordDSN(dsn) {
-		fields := strings.Fields(dsn)
-		for i, f := range fields {
-			if strings.HasPrefix(f, "password=") {
-				fields[i] = "password=xxxxx"
-			}
+		return keywordPassword.ReplaceAllString(dsn, "password=xxxxx")
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		// Unparsable: say nothing that might be a secret.
+		scheme, _, _ := strings.Cut(dsn, ":")
+		return scheme + ":(unparsable; not shown)"
+	}
+	q := u.Query()
+	for k := range q {
+		if strings.EqualFold(k, "password") {
+			q.Set(k, "xxxxx")
+			u.RawQuery = q.Encode()
 		}
-		return strings.Join(fields, " ")
 	}
-	scheme, rest, ok := strings.Cut(dsn, "://")
-	if !ok {
-		return dsn
-	}
-	userinfo, host, ok := strings.Cut(rest, "@")
-	if !ok {
-		return dsn
-	}
-	if user, _, hasPass := strings.Cut(userinfo, ":"); hasPass {
-		return scheme + "://" + user + ":xxxxx@" + host
-	}
-	return dsn
+	return u.Redacted()
 }

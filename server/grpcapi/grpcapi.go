@@ -12,6 +12,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -41,6 +42,9 @@ type Server struct {
 	ca       *pki.CA
 	interval time.Duration
 	metrics  *metrics
+	// superseded holds the IDs of renewal enrolments whose predecessors
+	// this process has already revoked, so that is done once each.
+	superseded sync.Map
 
 	// Now returns the current time; tests replace it.
 	Now func() time.Time
@@ -146,7 +150,30 @@ func (s *Server) enrollmentOf(ctx context.Context) (*inventory.Enrollment, error
 	if err := e.Active(now); err != nil {
 		return nil, status.Error(codes.Unauthenticated, inventory.ErrorMessage(err))
 	}
+	if e.TokenID == uuid.Nil {
+		s.supersede(ctx, e, now)
+	}
 	return e, nil
+}
+
+// supersede revokes the certificates a renewal replaced, the first time
+// this process sees the renewal used. Until the agent uses its new
+// certificate the old one stays valid, so a lost renewal reply costs
+// nothing; once it has, a copy of the old certificate is worthless. A
+// failure is logged and retried on the next call.
+func (s *Server) supersede(ctx context.Context, e *inventory.Enrollment, now time.Time) {
+	if _, done := s.superseded.Load(e.ID); done {
+		return
+	}
+	n, err := s.store.SupersedeEnrollments(ctx, e.ID, now)
+	if err != nil {
+		s.logger.ErrorContext(ctx, "revoke replaced certificates", "enrollment_id", e.ID, "err", err)
+		return
+	}
+	s.superseded.Store(e.ID, struct{}{})
+	if n > 0 {
+		s.logger.InfoContext(ctx, "replaced certificates revoked", "device_id", e.DeviceID, "enrollment_id", e.ID, "revoked", n)
+	}
 }
 
 func peerCertificate(ctx context.Context) (*x509.Certificate, error) {
@@ -183,6 +210,17 @@ func (s *Server) Enroll(ctx context.Context, req *agentv1.EnrollRequest) (*agent
 		return nil, toStatus(ctx, s.logger, method, err)
 	}
 	now := s.Now()
+	secretHash := sha256.Sum256(req.GetSecret())
+	// Check the token before signing anything, so a caller without one
+	// cannot make the server do a signature's work. EnrollDevice checks
+	// it again in the transaction that counts the use.
+	tok, err := s.store.FindEnrollTokenByID(ctx, tokenID)
+	if err == nil {
+		err = tok.Usable(secretHash[:], now)
+	}
+	if err != nil {
+		return nil, s.enrolRefused(ctx, err)
+	}
 	enrollmentID, err := uuid.NewV7()
 	if err != nil {
 		return nil, toStatus(ctx, s.logger, method, err)
@@ -191,7 +229,6 @@ func (s *Server) Enroll(ctx context.Context, req *agentv1.EnrollRequest) (*agent
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "csr_der: %v", err)
 	}
-	secretHash := sha256.Sum256(req.GetSecret())
 	er := &inventory.EnrollRequest{
 		TokenID:    tokenID,
 		SecretHash: secretHash[:],
@@ -201,12 +238,8 @@ func (s *Server) Enroll(ctx context.Context, req *agentv1.EnrollRequest) (*agent
 		At:         now,
 	}
 	dev, err := s.store.EnrollDevice(ctx, er)
-	if inventory.ErrorCode(err) == inventory.ENOTFOUND {
-		err = inventory.Errorf(inventory.EUNAUTHORIZED, "enrolment token is not known to this server")
-	}
 	if err != nil {
-		s.metrics.enrolments.WithLabelValues(inventory.ErrorCode(err)).Inc()
-		return nil, toStatus(ctx, s.logger, method, err)
+		return nil, s.enrolRefused(ctx, err)
 	}
 	s.metrics.enrolments.WithLabelValues("ok").Inc()
 	s.logger.InfoContext(ctx, "device enrolled", "device_id", dev.ID, "school_id", dev.SchoolID, "enrollment_id", enrollmentID, "hostname", dev.Hostname)
@@ -217,6 +250,16 @@ func (s *Server) Enroll(ctx context.Context, req *agentv1.EnrollRequest) (*agent
 		CertificateNotAfter: timestamppb.New(cert.NotAfter),
 		CheckInInterval:     durationpb.New(s.interval),
 	}, nil
+}
+
+// enrolRefused counts a refused enrolment and returns its status; an
+// unknown token is refused as unauthorised.
+func (s *Server) enrolRefused(ctx context.Context, err error) error {
+	if inventory.ErrorCode(err) == inventory.ENOTFOUND {
+		err = inventory.Errorf(inventory.EUNAUTHORIZED, "enrolment token is not known to this server")
+	}
+	s.metrics.enrolments.WithLabelValues(inventory.ErrorCode(err)).Inc()
+	return toStatus(ctx, s.logger, "Enroll", err)
 }
 
 // CheckIn implements [agentv1.AgentServiceServer].
@@ -259,27 +302,37 @@ func (s *Server) SendEvents(ctx context.Context, req *agentv1.SendEventsRequest)
 	if n := len(req.GetEvents()); n > inventory.MaxEventsPerCall {
 		return nil, status.Errorf(codes.InvalidArgument, "events: %d is more than the limit of %d per call", n, inventory.MaxEventsPerCall)
 	}
+	// A bad event must not hold back the good ones queued behind it: store
+	// the valid events and name the others, which the agent then drops.
 	events := make([]*inventory.Event, 0, len(req.GetEvents()))
-	ids := make([]string, 0, len(req.GetEvents()))
-	for i, pe := range req.GetEvents() {
+	resp := &agentv1.SendEventsResponse{AcknowledgedIds: make([]string, 0, len(req.GetEvents()))}
+	for _, pe := range req.GetEvents() {
 		e, err := eventFromProto(pe)
 		if err != nil {
-			return nil, status.Errorf(codes.InvalidArgument, "events[%d]: %s", i, inventory.ErrorMessage(err))
+			resp.Rejected = append(resp.Rejected, &agentv1.RejectedEvent{Id: truncate(pe.GetId()), Reason: inventory.ErrorMessage(err)})
+			continue
 		}
 		events = append(events, e)
-		ids = append(ids, e.ID.String())
+		resp.AcknowledgedIds = append(resp.AcknowledgedIds, pe.GetId())
 	}
-	n, err := s.store.AppendEvents(ctx, callerOf(ctx).enrollment.DeviceID, events, s.Now())
+	device := callerOf(ctx).enrollment.DeviceID
+	if len(resp.Rejected) > 0 {
+		s.metrics.eventsRejected.Add(float64(len(resp.Rejected)))
+		s.logger.WarnContext(ctx, "events rejected", "device_id", device, "count", len(resp.Rejected), "first_reason", resp.Rejected[0].GetReason())
+	}
+	n, err := s.store.AppendEvents(ctx, device, events, s.Now())
 	if err != nil {
 		return nil, toStatus(ctx, s.logger, method, err)
 	}
 	s.metrics.events.Add(float64(n))
-	return &agentv1.SendEventsResponse{AcknowledgedIds: ids, Stored: uint32(n)}, nil
+	resp.Stored = uint32(n)
+	return resp, nil
 }
 
 // RenewCertificate implements [agentv1.AgentServiceServer]. The new
-// certificate is a new enrolment of the same device; the old certificate
-// stays valid until it expires, so an agent that loses the reply can retry.
+// certificate is a new enrolment of the same device. The old certificate
+// stays valid until the new one is first used (see supersede), so an
+// agent that loses the reply can retry.
 func (s *Server) RenewCertificate(ctx context.Context, req *agentv1.RenewCertificateRequest) (*agentv1.RenewCertificateResponse, error) {
 	const method = "RenewCertificate"
 	old := callerOf(ctx).enrollment

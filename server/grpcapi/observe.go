@@ -18,6 +18,8 @@ type metrics struct {
 	enrolments *prometheus.CounterVec
 	checkIns   *prometheus.CounterVec
 	events     prometheus.Counter
+	// eventsRejected counts events refused as invalid and dropped by the agent.
+	eventsRejected prometheus.Counter
 }
 
 // newMetrics makes the metrics and registers them with reg when it is not nil.
@@ -40,9 +42,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "rollcall_events_stored_total",
 			Help: "Device events stored (retries of stored events are not counted).",
 		}),
+		eventsRejected: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rollcall_events_rejected_total",
+			Help: "Device events refused as invalid; the agent drops them.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.calls, m.enrolments, m.checkIns, m.events)
+		reg.MustRegister(m.calls, m.enrolments, m.checkIns, m.events, m.eventsRejected)
 	}
 	return m
 }

@@ -45,20 +45,28 @@ type CA struct {
 	Key  crypto.Signer
 }
 
+// LoadCA reads the CA from dir. The error wraps [os.ErrNotExist] when dir
+// holds no CA.
+func LoadCA(dir string) (*CA, error) {
+	certPath, keyPath := filepath.Join(dir, CACertFile), filepath.Join(dir, CAKeyFile)
+	cert, key, err := loadPair(certPath, keyPath)
+	if err != nil {
+		return nil, err
+	}
+	if !cert.IsCA {
+		return nil, fmt.Errorf("%s is not a CA certificate", certPath)
+	}
+	return &CA{Cert: cert, Key: key}, nil
+}
+
 // LoadOrCreateCA reads the CA from dir, or makes a new ECDSA P-256 CA there
 // when none exists. Files are written with owner-only permissions.
 func LoadOrCreateCA(dir string, now time.Time) (*CA, error) {
+	ca, err := LoadCA(dir)
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		return ca, err
+	}
 	certPath, keyPath := filepath.Join(dir, CACertFile), filepath.Join(dir, CAKeyFile)
-	cert, key, err := loadPair(certPath, keyPath)
-	if err == nil {
-		if !cert.IsCA {
-			return nil, fmt.Errorf("%s is not a CA certificate", certPath)
-		}
-		return &CA{Cert: cert, Key: key}, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
@@ -83,7 +91,7 @@ func LoadOrCreateCA(dir string, now time.Time) (*CA, error) {
 	if err := writePair(certPath, keyPath, der, k); err != nil {
 		return nil, err
 	}
-	cert, err = x509.ParseCertificate(der)
+	cert, err := x509.ParseCertificate(der)
 	if err != nil {
 		return nil, err
 	}

@@ -176,6 +176,9 @@ func newRunner(dataDir string, logger *slog.Logger) (*client.Runner, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := client.SecureDir(dataDir); err != nil {
+		return nil, err
+	}
 	ob, err := openOutbox(dataDir)
 	if err != nil {
 		return nil, err

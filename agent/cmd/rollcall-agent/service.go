@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"sync"
 
 	"github.com/kardianos/service"
@@ -45,12 +46,19 @@ func (p *program) Start(service.Service) error {
 	go func() {
 		defer p.done.Done()
 		p.err = serve(ctx, p.dataDir, p.logger)
-		if p.err != nil {
-			p.logger.Error("agent stopped", "err", p.err)
+		if p.err != nil && ctx.Err() == nil {
+			// The work stopped without being asked to. Exit with an error
+			// so the service manager restarts the agent rather than
+			// keeping an idle process that reports nothing.
+			p.logger.Error("agent stopped; exiting so the service manager restarts it", "err", p.err)
+			exit(1)
 		}
 	}()
 	return nil
 }
+
+// exit ends the process; a variable so that a test can see the call.
+var exit = os.Exit
 
 func (p *program) Stop(service.Service) error {
 	p.cancel()

@@ -420,10 +420,14 @@ func (x *SendEventsRequest) GetEvents() []*Event {
 
 type SendEventsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The IDs of every event now stored, including ones stored before.
+	// The IDs of every event now stored, including ones stored before,
+	// exactly as the agent sent them.
 	AcknowledgedIds []string `protobuf:"bytes,1,rep,name=acknowledged_ids,json=acknowledgedIds" json:"acknowledged_ids,omitempty"`
 	// How many of them were new.
-	Stored        uint32 `protobuf:"varint,2,opt,name=stored" json:"stored,omitempty"`
+	Stored uint32 `protobuf:"varint,2,opt,name=stored" json:"stored,omitempty"`
+	// Events the server will never store, with the reason; the agent drops
+	// them rather than send them again.
+	Rejected      []*RejectedEvent `protobuf:"bytes,3,rep,name=rejected" json:"rejected,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -472,6 +476,68 @@ func (x *SendEventsResponse) GetStored() uint32 {
 	return 0
 }
 
+func (x *SendEventsResponse) GetRejected() []*RejectedEvent {
+	if x != nil {
+		return x.Rejected
+	}
+	return nil
+}
+
+// RejectedEvent names an event the server refused and why.
+type RejectedEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The event's ID exactly as the agent sent it.
+	Id string `protobuf:"bytes,1,opt,name=id" json:"id,omitempty"`
+	// What is wrong, naming the field.
+	Reason        string `protobuf:"bytes,2,opt,name=reason" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RejectedEvent) Reset() {
+	*x = RejectedEvent{}
+	mi := &file_agent_v1_agent_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectedEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectedEvent) ProtoMessage() {}
+
+func (x *RejectedEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_v1_agent_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectedEvent.ProtoReflect.Descriptor instead.
+func (*RejectedEvent) Descriptor() ([]byte, []int) {
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *RejectedEvent) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RejectedEvent) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 type RenewCertificateRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	CsrDer        []byte                 `protobuf:"bytes,1,opt,name=csr_der,json=csrDer" json:"csr_der,omitempty"`
@@ -481,7 +547,7 @@ type RenewCertificateRequest struct {
 
 func (x *RenewCertificateRequest) Reset() {
 	*x = RenewCertificateRequest{}
-	mi := &file_agent_v1_agent_proto_msgTypes[7]
+	mi := &file_agent_v1_agent_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -493,7 +559,7 @@ func (x *RenewCertificateRequest) String() string {
 func (*RenewCertificateRequest) ProtoMessage() {}
 
 func (x *RenewCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[7]
+	mi := &file_agent_v1_agent_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -506,7 +572,7 @@ func (x *RenewCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewCertificateRequest.ProtoReflect.Descriptor instead.
 func (*RenewCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{7}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RenewCertificateRequest) GetCsrDer() []byte {
@@ -526,7 +592,7 @@ type RenewCertificateResponse struct {
 
 func (x *RenewCertificateResponse) Reset() {
 	*x = RenewCertificateResponse{}
-	mi := &file_agent_v1_agent_proto_msgTypes[8]
+	mi := &file_agent_v1_agent_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -538,7 +604,7 @@ func (x *RenewCertificateResponse) String() string {
 func (*RenewCertificateResponse) ProtoMessage() {}
 
 func (x *RenewCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[8]
+	mi := &file_agent_v1_agent_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -551,7 +617,7 @@ func (x *RenewCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewCertificateResponse.ProtoReflect.Descriptor instead.
 func (*RenewCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{8}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RenewCertificateResponse) GetCertificateDer() []byte {
@@ -583,7 +649,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_agent_v1_agent_proto_msgTypes[9]
+	mi := &file_agent_v1_agent_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -595,7 +661,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[9]
+	mi := &file_agent_v1_agent_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -608,7 +674,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{9}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Event) GetId() string {
@@ -650,7 +716,7 @@ type Report struct {
 
 func (x *Report) Reset() {
 	*x = Report{}
-	mi := &file_agent_v1_agent_proto_msgTypes[10]
+	mi := &file_agent_v1_agent_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -662,7 +728,7 @@ func (x *Report) String() string {
 func (*Report) ProtoMessage() {}
 
 func (x *Report) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[10]
+	mi := &file_agent_v1_agent_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -675,7 +741,7 @@ func (x *Report) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Report.ProtoReflect.Descriptor instead.
 func (*Report) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{10}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Report) GetHardware() *Hardware {
@@ -717,7 +783,7 @@ type Hardware struct {
 
 func (x *Hardware) Reset() {
 	*x = Hardware{}
-	mi := &file_agent_v1_agent_proto_msgTypes[11]
+	mi := &file_agent_v1_agent_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -729,7 +795,7 @@ func (x *Hardware) String() string {
 func (*Hardware) ProtoMessage() {}
 
 func (x *Hardware) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[11]
+	mi := &file_agent_v1_agent_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -742,7 +808,7 @@ func (x *Hardware) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hardware.ProtoReflect.Descriptor instead.
 func (*Hardware) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{11}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Hardware) GetMake() string {
@@ -876,7 +942,7 @@ type Disk struct {
 
 func (x *Disk) Reset() {
 	*x = Disk{}
-	mi := &file_agent_v1_agent_proto_msgTypes[12]
+	mi := &file_agent_v1_agent_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -888,7 +954,7 @@ func (x *Disk) String() string {
 func (*Disk) ProtoMessage() {}
 
 func (x *Disk) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[12]
+	mi := &file_agent_v1_agent_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -901,7 +967,7 @@ func (x *Disk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Disk.ProtoReflect.Descriptor instead.
 func (*Disk) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{12}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Disk) GetName() string {
@@ -947,7 +1013,7 @@ type Posture struct {
 
 func (x *Posture) Reset() {
 	*x = Posture{}
-	mi := &file_agent_v1_agent_proto_msgTypes[13]
+	mi := &file_agent_v1_agent_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -959,7 +1025,7 @@ func (x *Posture) String() string {
 func (*Posture) ProtoMessage() {}
 
 func (x *Posture) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[13]
+	mi := &file_agent_v1_agent_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -972,7 +1038,7 @@ func (x *Posture) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Posture.ProtoReflect.Descriptor instead.
 func (*Posture) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{13}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Posture) GetAntivirus() []*AntivirusProduct {
@@ -1023,7 +1089,7 @@ type AntivirusProduct struct {
 
 func (x *AntivirusProduct) Reset() {
 	*x = AntivirusProduct{}
-	mi := &file_agent_v1_agent_proto_msgTypes[14]
+	mi := &file_agent_v1_agent_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1035,7 +1101,7 @@ func (x *AntivirusProduct) String() string {
 func (*AntivirusProduct) ProtoMessage() {}
 
 func (x *AntivirusProduct) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[14]
+	mi := &file_agent_v1_agent_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1048,7 +1114,7 @@ func (x *AntivirusProduct) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AntivirusProduct.ProtoReflect.Descriptor instead.
 func (*AntivirusProduct) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{14}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *AntivirusProduct) GetName() string {
@@ -1101,7 +1167,7 @@ type Volume struct {
 
 func (x *Volume) Reset() {
 	*x = Volume{}
-	mi := &file_agent_v1_agent_proto_msgTypes[15]
+	mi := &file_agent_v1_agent_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1113,7 +1179,7 @@ func (x *Volume) String() string {
 func (*Volume) ProtoMessage() {}
 
 func (x *Volume) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[15]
+	mi := &file_agent_v1_agent_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1126,7 +1192,7 @@ func (x *Volume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Volume.ProtoReflect.Descriptor instead.
 func (*Volume) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{15}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Volume) GetName() string {
@@ -1190,7 +1256,7 @@ type ScreenLock struct {
 
 func (x *ScreenLock) Reset() {
 	*x = ScreenLock{}
-	mi := &file_agent_v1_agent_proto_msgTypes[16]
+	mi := &file_agent_v1_agent_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1202,7 +1268,7 @@ func (x *ScreenLock) String() string {
 func (*ScreenLock) ProtoMessage() {}
 
 func (x *ScreenLock) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[16]
+	mi := &file_agent_v1_agent_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1215,7 +1281,7 @@ func (x *ScreenLock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScreenLock.ProtoReflect.Descriptor instead.
 func (*ScreenLock) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{16}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ScreenLock) GetIdleTimeoutSeconds() int64 {
@@ -1254,7 +1320,7 @@ type UsbDevice struct {
 
 func (x *UsbDevice) Reset() {
 	*x = UsbDevice{}
-	mi := &file_agent_v1_agent_proto_msgTypes[17]
+	mi := &file_agent_v1_agent_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1266,7 +1332,7 @@ func (x *UsbDevice) String() string {
 func (*UsbDevice) ProtoMessage() {}
 
 func (x *UsbDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[17]
+	mi := &file_agent_v1_agent_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1279,7 +1345,7 @@ func (x *UsbDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UsbDevice.ProtoReflect.Descriptor instead.
 func (*UsbDevice) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{17}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *UsbDevice) GetVendorId() string {
@@ -1343,7 +1409,7 @@ type UnknownConcern struct {
 
 func (x *UnknownConcern) Reset() {
 	*x = UnknownConcern{}
-	mi := &file_agent_v1_agent_proto_msgTypes[18]
+	mi := &file_agent_v1_agent_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1355,7 +1421,7 @@ func (x *UnknownConcern) String() string {
 func (*UnknownConcern) ProtoMessage() {}
 
 func (x *UnknownConcern) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[18]
+	mi := &file_agent_v1_agent_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1368,7 +1434,7 @@ func (x *UnknownConcern) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnknownConcern.ProtoReflect.Descriptor instead.
 func (*UnknownConcern) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{18}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *UnknownConcern) GetConcern() string {
@@ -1417,10 +1483,14 @@ const file_agent_v1_agent_proto_rawDesc = "" +
 	"\x0freport_required\x18\x01 \x01(\bR\x0ereportRequired\x12E\n" +
 	"\x11check_in_interval\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x0fcheckInInterval\"E\n" +
 	"\x11SendEventsRequest\x120\n" +
-	"\x06events\x18\x01 \x03(\v2\x18.rollcall.agent.v1.EventR\x06events\"W\n" +
+	"\x06events\x18\x01 \x03(\v2\x18.rollcall.agent.v1.EventR\x06events\"\x95\x01\n" +
 	"\x12SendEventsResponse\x12)\n" +
 	"\x10acknowledged_ids\x18\x01 \x03(\tR\x0facknowledgedIds\x12\x16\n" +
-	"\x06stored\x18\x02 \x01(\rR\x06stored\"2\n" +
+	"\x06stored\x18\x02 \x01(\rR\x06stored\x12<\n" +
+	"\brejected\x18\x03 \x03(\v2 .rollcall.agent.v1.RejectedEventR\brejected\"7\n" +
+	"\rRejectedEvent\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"2\n" +
 	"\x17RenewCertificateRequest\x12\x17\n" +
 	"\acsr_der\x18\x01 \x01(\fR\x06csrDer\"\x93\x01\n" +
 	"\x18RenewCertificateResponse\x12'\n" +
@@ -1523,7 +1593,7 @@ func file_agent_v1_agent_proto_rawDescGZIP() []byte {
 	return file_agent_v1_agent_proto_rawDescData
 }
 
-var file_agent_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_agent_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_agent_v1_agent_proto_goTypes = []any{
 	(*EnrollmentToken)(nil),          // 0: rollcall.agent.v1.EnrollmentToken
 	(*EnrollRequest)(nil),            // 1: rollcall.agent.v1.EnrollRequest
@@ -1532,56 +1602,58 @@ var file_agent_v1_agent_proto_goTypes = []any{
 	(*CheckInResponse)(nil),          // 4: rollcall.agent.v1.CheckInResponse
 	(*SendEventsRequest)(nil),        // 5: rollcall.agent.v1.SendEventsRequest
 	(*SendEventsResponse)(nil),       // 6: rollcall.agent.v1.SendEventsResponse
-	(*RenewCertificateRequest)(nil),  // 7: rollcall.agent.v1.RenewCertificateRequest
-	(*RenewCertificateResponse)(nil), // 8: rollcall.agent.v1.RenewCertificateResponse
-	(*Event)(nil),                    // 9: rollcall.agent.v1.Event
-	(*Report)(nil),                   // 10: rollcall.agent.v1.Report
-	(*Hardware)(nil),                 // 11: rollcall.agent.v1.Hardware
-	(*Disk)(nil),                     // 12: rollcall.agent.v1.Disk
-	(*Posture)(nil),                  // 13: rollcall.agent.v1.Posture
-	(*AntivirusProduct)(nil),         // 14: rollcall.agent.v1.AntivirusProduct
-	(*Volume)(nil),                   // 15: rollcall.agent.v1.Volume
-	(*ScreenLock)(nil),               // 16: rollcall.agent.v1.ScreenLock
-	(*UsbDevice)(nil),                // 17: rollcall.agent.v1.UsbDevice
-	(*UnknownConcern)(nil),           // 18: rollcall.agent.v1.UnknownConcern
-	(*timestamppb.Timestamp)(nil),    // 19: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),      // 20: google.protobuf.Duration
-	(*structpb.Struct)(nil),          // 21: google.protobuf.Struct
+	(*RejectedEvent)(nil),            // 7: rollcall.agent.v1.RejectedEvent
+	(*RenewCertificateRequest)(nil),  // 8: rollcall.agent.v1.RenewCertificateRequest
+	(*RenewCertificateResponse)(nil), // 9: rollcall.agent.v1.RenewCertificateResponse
+	(*Event)(nil),                    // 10: rollcall.agent.v1.Event
+	(*Report)(nil),                   // 11: rollcall.agent.v1.Report
+	(*Hardware)(nil),                 // 12: rollcall.agent.v1.Hardware
+	(*Disk)(nil),                     // 13: rollcall.agent.v1.Disk
+	(*Posture)(nil),                  // 14: rollcall.agent.v1.Posture
+	(*AntivirusProduct)(nil),         // 15: rollcall.agent.v1.AntivirusProduct
+	(*Volume)(nil),                   // 16: rollcall.agent.v1.Volume
+	(*ScreenLock)(nil),               // 17: rollcall.agent.v1.ScreenLock
+	(*UsbDevice)(nil),                // 18: rollcall.agent.v1.UsbDevice
+	(*UnknownConcern)(nil),           // 19: rollcall.agent.v1.UnknownConcern
+	(*timestamppb.Timestamp)(nil),    // 20: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),      // 21: google.protobuf.Duration
+	(*structpb.Struct)(nil),          // 22: google.protobuf.Struct
 }
 var file_agent_v1_agent_proto_depIdxs = []int32{
-	10, // 0: rollcall.agent.v1.EnrollRequest.report:type_name -> rollcall.agent.v1.Report
-	19, // 1: rollcall.agent.v1.EnrollResponse.certificate_not_after:type_name -> google.protobuf.Timestamp
-	20, // 2: rollcall.agent.v1.EnrollResponse.check_in_interval:type_name -> google.protobuf.Duration
-	10, // 3: rollcall.agent.v1.CheckInRequest.report:type_name -> rollcall.agent.v1.Report
-	19, // 4: rollcall.agent.v1.CheckInRequest.collected_at:type_name -> google.protobuf.Timestamp
-	20, // 5: rollcall.agent.v1.CheckInResponse.check_in_interval:type_name -> google.protobuf.Duration
-	9,  // 6: rollcall.agent.v1.SendEventsRequest.events:type_name -> rollcall.agent.v1.Event
-	19, // 7: rollcall.agent.v1.RenewCertificateResponse.certificate_not_after:type_name -> google.protobuf.Timestamp
-	19, // 8: rollcall.agent.v1.Event.occurred_at:type_name -> google.protobuf.Timestamp
-	21, // 9: rollcall.agent.v1.Event.payload:type_name -> google.protobuf.Struct
-	11, // 10: rollcall.agent.v1.Report.hardware:type_name -> rollcall.agent.v1.Hardware
-	13, // 11: rollcall.agent.v1.Report.posture:type_name -> rollcall.agent.v1.Posture
-	19, // 12: rollcall.agent.v1.Hardware.os_install_date:type_name -> google.protobuf.Timestamp
-	12, // 13: rollcall.agent.v1.Hardware.disks:type_name -> rollcall.agent.v1.Disk
-	14, // 14: rollcall.agent.v1.Posture.antivirus:type_name -> rollcall.agent.v1.AntivirusProduct
-	15, // 15: rollcall.agent.v1.Posture.volumes:type_name -> rollcall.agent.v1.Volume
-	16, // 16: rollcall.agent.v1.Posture.screen_lock:type_name -> rollcall.agent.v1.ScreenLock
-	17, // 17: rollcall.agent.v1.Posture.usb_devices:type_name -> rollcall.agent.v1.UsbDevice
-	18, // 18: rollcall.agent.v1.Posture.unknown:type_name -> rollcall.agent.v1.UnknownConcern
-	19, // 19: rollcall.agent.v1.AntivirusProduct.signature_updated:type_name -> google.protobuf.Timestamp
-	1,  // 20: rollcall.agent.v1.AgentService.Enroll:input_type -> rollcall.agent.v1.EnrollRequest
-	3,  // 21: rollcall.agent.v1.AgentService.CheckIn:input_type -> rollcall.agent.v1.CheckInRequest
-	5,  // 22: rollcall.agent.v1.AgentService.SendEvents:input_type -> rollcall.agent.v1.SendEventsRequest
-	7,  // 23: rollcall.agent.v1.AgentService.RenewCertificate:input_type -> rollcall.agent.v1.RenewCertificateRequest
-	2,  // 24: rollcall.agent.v1.AgentService.Enroll:output_type -> rollcall.agent.v1.EnrollResponse
-	4,  // 25: rollcall.agent.v1.AgentService.CheckIn:output_type -> rollcall.agent.v1.CheckInResponse
-	6,  // 26: rollcall.agent.v1.AgentService.SendEvents:output_type -> rollcall.agent.v1.SendEventsResponse
-	8,  // 27: rollcall.agent.v1.AgentService.RenewCertificate:output_type -> rollcall.agent.v1.RenewCertificateResponse
-	24, // [24:28] is the sub-list for method output_type
-	20, // [20:24] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	11, // 0: rollcall.agent.v1.EnrollRequest.report:type_name -> rollcall.agent.v1.Report
+	20, // 1: rollcall.agent.v1.EnrollResponse.certificate_not_after:type_name -> google.protobuf.Timestamp
+	21, // 2: rollcall.agent.v1.EnrollResponse.check_in_interval:type_name -> google.protobuf.Duration
+	11, // 3: rollcall.agent.v1.CheckInRequest.report:type_name -> rollcall.agent.v1.Report
+	20, // 4: rollcall.agent.v1.CheckInRequest.collected_at:type_name -> google.protobuf.Timestamp
+	21, // 5: rollcall.agent.v1.CheckInResponse.check_in_interval:type_name -> google.protobuf.Duration
+	10, // 6: rollcall.agent.v1.SendEventsRequest.events:type_name -> rollcall.agent.v1.Event
+	7,  // 7: rollcall.agent.v1.SendEventsResponse.rejected:type_name -> rollcall.agent.v1.RejectedEvent
+	20, // 8: rollcall.agent.v1.RenewCertificateResponse.certificate_not_after:type_name -> google.protobuf.Timestamp
+	20, // 9: rollcall.agent.v1.Event.occurred_at:type_name -> google.protobuf.Timestamp
+	22, // 10: rollcall.agent.v1.Event.payload:type_name -> google.protobuf.Struct
+	12, // 11: rollcall.agent.v1.Report.hardware:type_name -> rollcall.agent.v1.Hardware
+	14, // 12: rollcall.agent.v1.Report.posture:type_name -> rollcall.agent.v1.Posture
+	20, // 13: rollcall.agent.v1.Hardware.os_install_date:type_name -> google.protobuf.Timestamp
+	13, // 14: rollcall.agent.v1.Hardware.disks:type_name -> rollcall.agent.v1.Disk
+	15, // 15: rollcall.agent.v1.Posture.antivirus:type_name -> rollcall.agent.v1.AntivirusProduct
+	16, // 16: rollcall.agent.v1.Posture.volumes:type_name -> rollcall.agent.v1.Volume
+	17, // 17: rollcall.agent.v1.Posture.screen_lock:type_name -> rollcall.agent.v1.ScreenLock
+	18, // 18: rollcall.agent.v1.Posture.usb_devices:type_name -> rollcall.agent.v1.UsbDevice
+	19, // 19: rollcall.agent.v1.Posture.unknown:type_name -> rollcall.agent.v1.UnknownConcern
+	20, // 20: rollcall.agent.v1.AntivirusProduct.signature_updated:type_name -> google.protobuf.Timestamp
+	1,  // 21: rollcall.agent.v1.AgentService.Enroll:input_type -> rollcall.agent.v1.EnrollRequest
+	3,  // 22: rollcall.agent.v1.AgentService.CheckIn:input_type -> rollcall.agent.v1.CheckInRequest
+	5,  // 23: rollcall.agent.v1.AgentService.SendEvents:input_type -> rollcall.agent.v1.SendEventsRequest
+	8,  // 24: rollcall.agent.v1.AgentService.RenewCertificate:input_type -> rollcall.agent.v1.RenewCertificateRequest
+	2,  // 25: rollcall.agent.v1.AgentService.Enroll:output_type -> rollcall.agent.v1.EnrollResponse
+	4,  // 26: rollcall.agent.v1.AgentService.CheckIn:output_type -> rollcall.agent.v1.CheckInResponse
+	6,  // 27: rollcall.agent.v1.AgentService.SendEvents:output_type -> rollcall.agent.v1.SendEventsResponse
+	9,  // 28: rollcall.agent.v1.AgentService.RenewCertificate:output_type -> rollcall.agent.v1.RenewCertificateResponse
+	25, // [25:29] is the sub-list for method output_type
+	21, // [21:25] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_agent_v1_agent_proto_init() }
@@ -1595,7 +1667,7 @@ func file_agent_v1_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agent_v1_agent_proto_rawDesc), len(file_agent_v1_agent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/rollcall/rollcall/inventory"
@@ -96,12 +98,9 @@ func (e env) serve(ctx context.Context, args []string) error {
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
 	slog.SetDefault(logger)
-	a, err := app.Start(ctx, app.Options{DataDir: *dataDir, Config: cfg, Logger: logger})
+	a, err := app.Start(ctx, app.Options{DataDir: *dataDir, Config: cfg, Logger: logger, Remember: &saved})
 	if err != nil {
 		return err
-	}
-	if err := app.SaveConfig(*dataDir, saved); err != nil {
-		logger.Error("remember configuration", "err", err)
 	}
 	fmt.Fprintf(e.stderr, "Rollcall is serving agents on %s (advertised as %s) and the web on http://%s/\n", a.AgentAddr, a.Advertise, a.HTTPAddr)
 	return a.Wait(ctx)
@@ -164,16 +163,20 @@ func (e env) enrollTokenCreate(ctx context.Context, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	// The CA is made by serve. Without it this is not a server's data
+	// directory, and a token made here would pin a CA no server uses.
+	ca, err := pki.LoadCA(*dataDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%s holds no Rollcall CA: give the --data-dir that `rollcall serve` uses, or start serve with it once", *dataDir)
+	} else if err != nil {
+		return err
+	}
 	s, cfg, err := e.openStore(ctx, *dataDir, *db)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 	now := time.Now()
-	ca, err := pki.LoadOrCreateCA(*dataDir, now)
-	if err != nil {
-		return err
-	}
 	if *advertise == "" {
 		*advertise = app.AdvertiseAddr(cfg.Advertise, cfg.AgentAddr)
 	}

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rollcall/rollcall/agent/client"
 	"github.com/rollcall/rollcall/inventory"
 	"github.com/rollcall/rollcall/server/admin"
 	"github.com/rollcall/rollcall/server/app"
@@ -54,14 +55,26 @@ func (e env) demo(ctx context.Context, args []string) error {
 		Config:          app.Config{AgentAddr: *agentAddr, HTTPAddr: *httpAddr},
 		Logger:          logger,
 		CheckInInterval: 30 * time.Second,
+		Remember:        &app.Config{AgentAddr: *agentAddr, HTTPAddr: *httpAddr},
 	})
 	if err != nil {
 		return err
 	}
-	if err := app.SaveConfig(serverDir, app.Config{AgentAddr: *agentAddr, HTTPAddr: *httpAddr}); err != nil {
-		return err
+	agentErr := e.demoRun(ctx, a, agentDir, *agentBin)
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	serveErr := a.Wait(cancelled)
+	if ctx.Err() != nil && agentErr == nil {
+		fmt.Fprintln(e.stderr, "Demo stopped.")
+		return serveErr
 	}
+	return errors.Join(agentErr, serveErr)
+}
 
+// demoRun prepares the demo's account and agent on the running server a,
+// then runs the agent until ctx ends or the agent stops. The caller stops
+// the server whatever this returns.
+func (e env) demoRun(ctx context.Context, a *app.App, agentDir, agentBin string) error {
 	password := "(set on the first demo run; shown then)"
 	_, pw, err := admin.AddUser(ctx, a.Store, demoEmail, "Demo Technician", string(inventory.RoleTechnician), "")
 	switch {
@@ -76,7 +89,7 @@ func (e env) demo(ctx context.Context, args []string) error {
 	}
 
 	agentArgs := []string{"--data-dir", agentDir}
-	if _, err := os.Stat(filepath.Join(agentDir, "client.crt")); errors.Is(err, os.ErrNotExist) {
+	if _, err := client.LoadIdentity(agentDir); errors.Is(err, client.ErrNotEnrolled) {
 		tok, err := admin.CreateEnrollToken(ctx, a.Store, a.CA, admin.EnrollTokenRequest{
 			Uses: 1, TTL: time.Hour, Advertise: a.Advertise, Now: time.Now(),
 		})
@@ -84,13 +97,13 @@ func (e env) demo(ctx context.Context, args []string) error {
 			return err
 		}
 		fmt.Fprintln(e.stderr, "Enrolling this machine's agent...")
-		enroll := exec.CommandContext(ctx, *agentBin, append([]string{"enroll", "--token", tok}, agentArgs...)...)
+		enroll := exec.CommandContext(ctx, agentBin, append([]string{"enroll", "--token", tok}, agentArgs...)...)
 		enroll.Stdout, enroll.Stderr = e.stderr, e.stderr
 		if err := enroll.Run(); err != nil {
 			return fmt.Errorf("enrol the agent: %w", err)
 		}
 	}
-	agent := exec.CommandContext(ctx, *agentBin, append([]string{"run"}, agentArgs...)...)
+	agent := exec.CommandContext(ctx, agentBin, append([]string{"run"}, agentArgs...)...)
 	agent.Stdout, agent.Stderr = e.stderr, e.stderr
 	agent.Cancel = func() error { return agent.Process.Signal(syscall.SIGTERM) }
 	agent.WaitDelay = 10 * time.Second
@@ -111,24 +124,12 @@ Rollcall demo is running. Press Ctrl-C to stop the server and the agent.
 
 `, url, demoEmail, password, apiToken, apiToken, url)
 
-	errc := make(chan error, 1)
-	go func() { errc <- agent.Wait() }()
-	var agentErr error
-	select {
-	case <-ctx.Done():
-		agentErr = <-errc
-	case agentErr = <-errc:
-		if agentErr == nil {
-			agentErr = errors.New("the agent stopped")
-		}
-		agentErr = fmt.Errorf("agent: %w", agentErr)
-	}
-	cancelled, cancel := context.WithCancel(ctx)
-	cancel()
-	serveErr := a.Wait(cancelled)
+	err = agent.Wait()
 	if ctx.Err() != nil {
-		fmt.Fprintln(e.stderr, "Demo stopped.")
-		return serveErr
+		return nil // stopped by Ctrl-C
 	}
-	return errors.Join(agentErr, serveErr)
+	if err == nil {
+		err = errors.New("the agent stopped")
+	}
+	return fmt.Errorf("agent: %w", err)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/rollcall/rollcall/inventory"
 	"github.com/rollcall/rollcall/inventory/postgres/pgtest"
 	"github.com/rollcall/rollcall/server/app"
+	"github.com/rollcall/rollcall/server/pki"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -251,7 +252,10 @@ func TestCLISequence(t *testing.T) {
 
 func TestUsageErrors(t *testing.T) {
 	env := map[string]string{}
-	dataDir := t.TempDir()
+	dataDir, emptyDir := t.TempDir(), t.TempDir()
+	if _, err := pki.LoadOrCreateCA(dataDir, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		args []string
@@ -261,6 +265,7 @@ func TestUsageErrors(t *testing.T) {
 		{"UserMissingFlags", []string{"user", "add", "--data-dir", dataDir}, "give --email"},
 		{"BadEmail", []string{"user", "add", "--data-dir", dataDir, "--email", "nope", "--name", "N", "--role", "staff"}, "not an email address"},
 		{"APITokenNoUser", []string{"api-token", "create", "--data-dir", dataDir, "--email", "ghost@school.example"}, "no user ghost@school.example"},
+		{"EnrollNoServer", []string{"enroll-token", "create", "--data-dir", emptyDir, "--advertise", "h:1"}, "holds no Rollcall CA"},
 		{"EnrollNoAddress", []string{"enroll-token", "create", "--data-dir", dataDir}, "agent address is unknown"},
 		{"EnrollBadUses", []string{"enroll-token", "create", "--data-dir", dataDir, "--uses", "0", "--advertise", "h:1"}, "uses"},
 		{"EnrollNoSchool", []string{"enroll-token", "create", "--data-dir", dataDir, "--school", "nowhere", "--advertise", "h:1"}, `no school "nowhere"`},
@@ -271,6 +276,9 @@ func TestUsageErrors(t *testing.T) {
 			_, err := cli(t, env, tc.args...)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
+			}
+			if left, _ := os.ReadDir(emptyDir); len(left) > 0 {
+				t.Errorf("a refused command left %s in a directory that is not a server's", left[0].Name())
 			}
 		})
 	}
