@@ -49,10 +49,15 @@ func (e *Event) Validate() error {
 	return nil
 }
 
-// EventFilter selects events of one device, newest first.
+// EventFilter selects events, newest first: those of one device, or of
+// the given schools when DeviceID is uuid.Nil.
 type EventFilter struct {
-	DeviceID uuid.UUID
-	Limit    int // zero or less means DefaultPageSize
+	DeviceID   uuid.UUID
+	SchoolIDs  []uuid.UUID // used when DeviceID is uuid.Nil; none selects nothing
+	TypePrefix string      // e.g. "usb." or "usb.inserted"; empty selects every type
+	Since      time.Time   // occurred at or after; zero means no bound
+	Until      time.Time   // occurred before; zero means no bound
+	Limit      int         // zero or less means DefaultPageSize
 }
 
 // EventStore keeps device events.
@@ -62,6 +67,33 @@ type EventStore interface {
 	// stored is skipped, so retries are safe. Returns how many were new,
 	// and ENOTFOUND for an unknown device.
 	AppendEvents(ctx context.Context, deviceID uuid.UUID, events []*Event, at time.Time) (int, error)
-	// FindEvents returns a device's events, newest first.
+	// FindEvents returns the events f selects, newest first.
 	FindEvents(ctx context.Context, f EventFilter) ([]*Event, error)
+}
+
+// USB event types.
+const (
+	EventUSBInserted = "usb.inserted"
+	EventUSBRemoved  = "usb.removed"
+	// EventUSBRecorded is an insertion the OS recorded while the agent was
+	// not running.
+	EventUSBRecorded = "usb.recorded"
+)
+
+// USBEvent is the payload of a usb.* event.
+type USBEvent struct {
+	Device    USBDevice `json:"device"`
+	User      string    `json:"user,omitempty"`
+	FirstSeen time.Time `json:"first_seen,omitzero"`
+	LastSeen  time.Time `json:"last_seen,omitzero"`
+}
+
+// Validate returns an EINVALID error naming the first bad field of u.
+func (u *USBEvent) Validate() error {
+	v := validator{}
+	v.usbDevice("event.usb.device", u.Device)
+	v.str("event.usb.user", u.User)
+	v.time("event.usb.first_seen", u.FirstSeen)
+	v.time("event.usb.last_seen", u.LastSeen)
+	return v.err
 }

@@ -2,6 +2,8 @@ package inventory
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -11,6 +13,9 @@ import (
 type Report struct {
 	Hardware Hardware
 	Posture  Posture
+	// RecoveryKeys are kept apart from the posture: the server seals them
+	// before they are stored.
+	RecoveryKeys []RecoveryKey
 }
 
 // Hardware is a device's hardware and operating-system inventory.
@@ -42,45 +47,90 @@ type Disk struct {
 	SizeBytes uint64 `json:"size_bytes,omitempty"`
 }
 
-// Posture is a device's security posture. Each concern carries its own
-// status so that "could not tell" is never mistaken for "off".
+// Posture is a device's security posture, one part per concern. A
+// concern the agent could not read has UnknownReason set and nothing else,
+// so that "could not tell" is never mistaken for "off". A nil part was not
+// sent at all (an older agent) and counts as unknown.
 type Posture struct {
-	Antivirus  []AntivirusProduct `json:"antivirus,omitempty"`
-	Volumes    []Volume           `json:"volumes,omitempty"`
-	ScreenLock *ScreenLock        `json:"screen_lock,omitempty"`
-	USBDevices []USBDevice        `json:"usb_devices,omitempty"`
-	// Unknown lists concerns the agent could not read, with the reason.
-	Unknown []UnknownConcern `json:"unknown,omitempty"`
+	Antivirus  *Antivirus  `json:"antivirus,omitempty"`
+	Encryption *Encryption `json:"encryption,omitempty"`
+	ScreenLock *ScreenLock `json:"screen_lock,omitempty"`
+	USB        *USB        `json:"usb,omitempty"`
 }
 
-// AntivirusProduct is one registered antivirus product.
+// Antivirus is what the agent found of antivirus products.
+type Antivirus struct {
+	UnknownReason string             `json:"unknown_reason,omitempty"`
+	Products      []AntivirusProduct `json:"products"`
+	Gatekeeper    string             `json:"gatekeeper,omitempty"` // macOS: "enabled" or "disabled"
+}
+
+// AntivirusProduct is one antivirus product as its source describes it.
 type AntivirusProduct struct {
-	Name              string    `json:"name"`
-	Enabled           bool      `json:"enabled"`
-	UpToDate          bool      `json:"up_to_date"`
-	SignatureUpdated  time.Time `json:"signature_updated,omitzero"`
-	RealTimeProtected bool      `json:"real_time_protected"`
+	Name               string    `json:"name"`
+	Source             string    `json:"source"` // "security_center", "defender", "xprotect", "clamav"
+	Enabled            bool      `json:"enabled"`
+	UpToDate           bool      `json:"up_to_date"`
+	SignatureUpdated   time.Time `json:"signature_updated,omitzero"`
+	SignatureVersion   string    `json:"signature_version,omitempty"`
+	RealTimeProtection *bool     `json:"real_time_protection,omitempty"` // nil: the source does not say
+	State              string    `json:"state,omitempty"`
 }
 
-// Volume is one disk volume and its encryption state.
+// Encryption is the encryption state of the device's volumes.
+type Encryption struct {
+	UnknownReason string   `json:"unknown_reason,omitempty"`
+	Volumes       []Volume `json:"volumes"`
+}
+
+// Volume states.
+const (
+	VolumeEncrypted    = "encrypted"
+	VolumeSuspended    = "suspended"
+	VolumeEncrypting   = "encrypting"
+	VolumeDecrypting   = "decrypting"
+	VolumePaused       = "paused"
+	VolumeNotEncrypted = "not_encrypted"
+	VolumeUnknown      = "unknown"
+)
+
+// Volume is one volume and its encryption state.
 type Volume struct {
-	Name              string  `json:"name"`
-	MountPoint        string  `json:"mount_point,omitempty"`
-	OSVolume          bool    `json:"os_volume"`
-	Protected         bool    `json:"protected"`
-	EncryptionPercent float64 `json:"encryption_percent"`
-	Method            string  `json:"method,omitempty"`
-	Conversion        string  `json:"conversion,omitempty"`
+	Name              string   `json:"name"`
+	MountPoint        string   `json:"mount_point,omitempty"`
+	OSVolume          bool     `json:"os_volume"`
+	State             string   `json:"state"`                // one of the Volume* states
+	Protection        string   `json:"protection,omitempty"` // Windows: "on", "off", "unknown"
+	Conversion        string   `json:"conversion,omitempty"`
+	EncryptionPercent float64  `json:"encryption_percent"`
+	Method            string   `json:"method,omitempty"`
+	KeyProtectors     []string `json:"key_protectors,omitempty"`
 }
 
-// ScreenLock is the effective idle-lock setting.
+// ScreenLock is the effective idle-lock setting and the values it comes
+// from.
 type ScreenLock struct {
-	IdleTimeoutSeconds int64  `json:"idle_timeout_seconds"`
-	PasswordOnWake     bool   `json:"password_on_wake"`
-	Source             string `json:"source,omitempty"` // "policy" or "user"
+	UnknownReason   string              `json:"unknown_reason,omitempty"`
+	IdleLockSeconds int64               `json:"idle_lock_seconds"` // 0: never locks on its own
+	PasswordOnWake  bool                `json:"password_on_wake"`
+	User            string              `json:"user,omitempty"`
+	Settings        []ScreenLockSetting `json:"settings,omitempty"`
 }
 
-// USBDevice is one USB device present at collection time.
+// ScreenLockSetting is one value read and where it came from.
+type ScreenLockSetting struct {
+	Name   string `json:"name"`
+	Value  string `json:"value"`
+	Source string `json:"source"` // "policy", "user" or "machine"
+}
+
+// USB lists the USB devices attached when the report was collected.
+type USB struct {
+	UnknownReason string      `json:"unknown_reason,omitempty"`
+	Devices       []USBDevice `json:"devices"`
+}
+
+// USBDevice is one USB device.
 type USBDevice struct {
 	VendorID    string `json:"vendor_id"`
 	ProductID   string `json:"product_id"`
@@ -91,10 +141,12 @@ type USBDevice struct {
 	MassStorage bool   `json:"mass_storage"`
 }
 
-// UnknownConcern records a posture concern the agent could not read.
-type UnknownConcern struct {
-	Concern string `json:"concern"`
-	Reason  string `json:"reason"`
+// RecoveryKey is a BitLocker recovery password as the agent sends it for
+// escrow. It never goes into a posture snapshot, a log or a listing.
+type RecoveryKey struct {
+	Volume            string
+	ProtectorID       string
+	NumericalPassword string
 }
 
 // Limits on what one report may hold. They are far above any real laptop
@@ -146,42 +198,62 @@ func (r *Report) Validate() error {
 	}
 
 	p := &r.Posture
-	v.count("posture.antivirus", len(p.Antivirus))
-	for i, a := range p.Antivirus {
-		v.str(fmt.Sprintf("posture.antivirus[%d].name", i), a.Name)
-		v.time(fmt.Sprintf("posture.antivirus[%d].signature_updated", i), a.SignatureUpdated)
+	if a := p.Antivirus; a != nil {
+		v.str("posture.antivirus.unknown_reason", a.UnknownReason)
+		v.str("posture.antivirus.gatekeeper", a.Gatekeeper)
+		v.count("posture.antivirus.products", len(a.Products))
+		for i, pr := range a.Products {
+			q := fmt.Sprintf("posture.antivirus.products[%d]", i)
+			v.strs(q, map[string]string{"name": pr.Name, "source": pr.Source, "signature_version": pr.SignatureVersion, "state": pr.State})
+			v.time(q+".signature_updated", pr.SignatureUpdated)
+		}
 	}
-	v.count("posture.volumes", len(p.Volumes))
-	for i, vol := range p.Volumes {
-		q := fmt.Sprintf("posture.volumes[%d]", i)
-		v.str(q+".name", vol.Name)
-		v.str(q+".mount_point", vol.MountPoint)
-		v.str(q+".method", vol.Method)
-		v.str(q+".conversion", vol.Conversion)
-		if vol.EncryptionPercent < 0 || vol.EncryptionPercent > 100 || vol.EncryptionPercent != vol.EncryptionPercent {
-			v.fail(q+".encryption_percent", "%v is not a percentage", vol.EncryptionPercent)
+	if e := p.Encryption; e != nil {
+		v.str("posture.encryption.unknown_reason", e.UnknownReason)
+		v.count("posture.encryption.volumes", len(e.Volumes))
+		for i, vol := range e.Volumes {
+			q := fmt.Sprintf("posture.encryption.volumes[%d]", i)
+			v.strs(q, map[string]string{"name": vol.Name, "mount_point": vol.MountPoint, "state": vol.State,
+				"protection": vol.Protection, "conversion": vol.Conversion, "method": vol.Method})
+			if vol.EncryptionPercent < 0 || vol.EncryptionPercent > 100 || vol.EncryptionPercent != vol.EncryptionPercent {
+				v.fail(q+".encryption_percent", "%v is not a percentage", vol.EncryptionPercent)
+			}
+			v.count(q+".key_protectors", len(vol.KeyProtectors))
+			for j, k := range vol.KeyProtectors {
+				v.str(fmt.Sprintf("%s.key_protectors[%d]", q, j), k)
+			}
+		}
+	}
+	v.count("posture.encryption.recovery_keys", len(r.RecoveryKeys))
+	for i, k := range r.RecoveryKeys {
+		q := fmt.Sprintf("posture.encryption.recovery_keys[%d]", i)
+		v.str(q+".volume", k.Volume)
+		v.str(q+".protector_id", k.ProtectorID)
+		if k.ProtectorID == "" {
+			v.fail(q+".protector_id", "missing")
+		}
+		// Say what is wrong with a password without repeating it.
+		if len(k.NumericalPassword) > 64 || !utf8.ValidString(k.NumericalPassword) {
+			v.fail(q+".numerical_password", "not a BitLocker numerical password")
 		}
 	}
 	if s := p.ScreenLock; s != nil {
-		if s.IdleTimeoutSeconds < 0 || s.IdleTimeoutSeconds > 366*24*3600 {
-			v.fail("posture.screen_lock.idle_timeout_seconds", "%d is out of range", s.IdleTimeoutSeconds)
+		v.str("posture.screen_lock.unknown_reason", s.UnknownReason)
+		v.str("posture.screen_lock.user", s.User)
+		if s.IdleLockSeconds < 0 || s.IdleLockSeconds > 366*24*3600 {
+			v.fail("posture.screen_lock.idle_lock_seconds", "%d is out of range", s.IdleLockSeconds)
 		}
-		v.str("posture.screen_lock.source", s.Source)
+		v.count("posture.screen_lock.settings", len(s.Settings))
+		for i, st := range s.Settings {
+			v.strs(fmt.Sprintf("posture.screen_lock.settings[%d]", i), map[string]string{"name": st.Name, "value": st.Value, "source": st.Source})
+		}
 	}
-	v.count("posture.usb_devices", len(p.USBDevices))
-	for i, u := range p.USBDevices {
-		q := fmt.Sprintf("posture.usb_devices[%d]", i)
-		v.str(q+".vendor_id", u.VendorID)
-		v.str(q+".product_id", u.ProductID)
-		v.str(q+".vendor", u.Vendor)
-		v.str(q+".product", u.Product)
-		v.str(q+".serial", u.Serial)
-		v.str(q+".class", u.Class)
-	}
-	v.count("posture.unknown", len(p.Unknown))
-	for i, u := range p.Unknown {
-		v.str(fmt.Sprintf("posture.unknown[%d].concern", i), u.Concern)
-		v.str(fmt.Sprintf("posture.unknown[%d].reason", i), u.Reason)
+	if u := p.USB; u != nil {
+		v.str("posture.usb.unknown_reason", u.UnknownReason)
+		v.count("posture.usb.devices", len(u.Devices))
+		for i, d := range u.Devices {
+			v.usbDevice(fmt.Sprintf("posture.usb.devices[%d]", i), d)
+		}
 	}
 	return v.err
 }
@@ -204,6 +276,20 @@ func (v *validator) str(field, s string) {
 	case strings.ContainsRune(s, 0):
 		v.fail(field, "contains a NUL character")
 	}
+}
+
+// strs checks the strings of one item, named by their fields under
+// prefix, in the order of their names so the first failure is stable.
+func (v *validator) strs(prefix string, fields map[string]string) {
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
+		v.str(prefix+"."+k, fields[k])
+	}
+}
+
+// usbDevice checks one USB device.
+func (v *validator) usbDevice(prefix string, d USBDevice) {
+	v.strs(prefix, map[string]string{"vendor_id": d.VendorID, "product_id": d.ProductID, "vendor": d.Vendor,
+		"product": d.Product, "serial": d.Serial, "class": d.Class})
 }
 
 func (v *validator) count(field string, n int) {

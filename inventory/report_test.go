@@ -23,11 +23,26 @@ func TestReport_Validate(t *testing.T) {
 		{"TooManyMACs", func(r *inventory.Report) { r.Hardware.MACAddresses = make([]string, inventory.MaxItems+1) }, "hardware.mac_addresses"},
 		{"AncientInstall", func(r *inventory.Report) { r.Hardware.OSInstallDate = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC) }, "hardware.os_install_date"},
 		{"NegativeIdle", func(r *inventory.Report) {
-			r.Posture.ScreenLock = &inventory.ScreenLock{IdleTimeoutSeconds: -1}
-		}, "posture.screen_lock.idle_timeout_seconds"},
+			r.Posture.ScreenLock = &inventory.ScreenLock{IdleLockSeconds: -1}
+		}, "posture.screen_lock.idle_lock_seconds"},
 		{"BadUSB", func(r *inventory.Report) {
-			r.Posture.USBDevices = []inventory.USBDevice{{VendorID: "0781", Product: "\xfe"}}
-		}, "posture.usb_devices[0].product"},
+			r.Posture.USB = &inventory.USB{Devices: []inventory.USBDevice{{VendorID: "0781", Product: "\xfe"}}}
+		}, "posture.usb.devices[0].product"},
+		{"BadVolumePercent", func(r *inventory.Report) {
+			r.Posture.Encryption = &inventory.Encryption{Volumes: []inventory.Volume{{Name: "C:", EncryptionPercent: 101}}}
+		}, "posture.encryption.volumes[0].encryption_percent"},
+		{"TooManyProducts", func(r *inventory.Report) {
+			r.Posture.Antivirus = &inventory.Antivirus{Products: make([]inventory.AntivirusProduct, inventory.MaxItems+1)}
+		}, "posture.antivirus.products"},
+		{"BadSettingSource", func(r *inventory.Report) {
+			r.Posture.ScreenLock = &inventory.ScreenLock{Settings: []inventory.ScreenLockSetting{{Name: "idle", Source: "\x00"}}}
+		}, "posture.screen_lock.settings[0].source"},
+		{"RecoveryKeyWithoutID", func(r *inventory.Report) {
+			r.RecoveryKeys = []inventory.RecoveryKey{{Volume: "C:", NumericalPassword: "111111-222222-333333-444444-555555-666666-777777-888888"}}
+		}, "posture.encryption.recovery_keys[0].protector_id"},
+		{"RecoveryKeyGarbage", func(r *inventory.Report) {
+			r.RecoveryKeys = []inventory.RecoveryKey{{ProtectorID: "{id}", NumericalPassword: strings.Repeat("9", 200)}}
+		}, "not a BitLocker numerical password"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -37,6 +38,9 @@ type Runner struct {
 	Interval time.Duration
 	// Now returns the current time; tests replace it.
 	Now func() time.Time
+
+	kickOnce sync.Once
+	kick     chan struct{}
 }
 
 func (r *Runner) now() time.Time {
@@ -59,6 +63,43 @@ func (r *Runner) Event(typ string, payload map[string]any) error {
 		}
 	}
 	return r.Outbox.AddEvent(e)
+}
+
+// USBEvent queues a usb.* event with its typed body, to be delivered at
+// once (see Kick).
+func (r *Runner) USBEvent(typ string, body *agentv1.UsbEvent, at time.Time) error {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return err
+	}
+	return r.Outbox.AddEvent(&agentv1.Event{Id: id.String(), Type: typ, OccurredAt: timestamppb.New(at), Usb: body})
+}
+
+// Kick asks Run to deliver the queued events now rather than at the next
+// check-in. It never blocks.
+func (r *Runner) Kick() {
+	select {
+	case r.kicks() <- struct{}{}:
+	default: // a delivery is already due
+	}
+}
+
+func (r *Runner) kicks() chan struct{} {
+	r.kickOnce.Do(func() { r.kick = make(chan struct{}, 1) })
+	return r.kick
+}
+
+// SendEvents connects and delivers the queued events, without a check-in.
+func (r *Runner) SendEvents(ctx context.Context) error {
+	conn, err := r.Identity.Dial()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := r.sendEvents(ctx, agentv1.NewAgentServiceClient(conn)); err != nil {
+		return describe(err, r.Identity.State.ServerAddr)
+	}
+	return nil
 }
 
 // Queue collects a report and stores it in the outbox when it differs
@@ -236,10 +277,27 @@ func (r *Runner) Run(ctx context.Context) error {
 			backoff = time.Second
 			wait = jitter(r.interval())
 		}
+		if !r.waitKicked(ctx, wait) {
+			return nil
+		}
+	}
+}
+
+// waitKicked waits for d, delivering events whenever Kick is called
+// meanwhile. It returns false when ctx ends.
+func (r *Runner) waitKicked(ctx context.Context, d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
 		select {
 		case <-ctx.Done():
-			return nil
-		case <-time.After(wait):
+			return false
+		case <-timer.C:
+			return true
+		case <-r.kicks():
+			if err := r.SendEvents(ctx); err != nil && ctx.Err() == nil {
+				r.log().Warn("event delivery failed; will retry at the next check-in", "err", err)
+			}
 		}
 	}
 }

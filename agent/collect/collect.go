@@ -24,6 +24,7 @@ import (
 	"github.com/shirou/gopsutil/v3/net"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/rollcall/rollcall/agent/posture"
 	agentv1 "github.com/rollcall/rollcall/proto/agent/v1"
 )
 
@@ -31,31 +32,24 @@ import (
 // most this long.
 const partTimeout = 5 * time.Second
 
-// Posture concerns, as named in [agentv1.UnknownConcern].
-const (
-	concernAntivirus  = "antivirus"
-	concernEncryption = "encryption"
-	concernScreenLock = "screen_lock"
-	concernUSB        = "usb"
-)
-
-// reasonNotCollected is the reason given for posture concerns this agent version does not read.
-const reasonNotCollected = "not collected by this agent version"
-
 // Collect gathers the device's hardware inventory and posture. It never fails as a whole: each part
-// that cannot be read is left empty, and every posture concern the agent cannot read is listed in
-// Posture.Unknown with the reason.
+// that cannot be read is left empty, and every posture concern the agent cannot read says why in
+// its unknown_reason (see package posture).
 //
 // The parts run concurrently, each under its own timeout and with panics recovered, so Collect
-// returns within about five seconds even when a part hangs; a part that times out keeps running
+// returns within about ten seconds even when a part hangs; a part that times out keeps running
 // in the background, but its result is discarded.
 func Collect(ctx context.Context, agentVersion string) *agentv1.Report {
-	hw, _ := collectHardware(ctx, append(commonParts(), osParts()...), partTimeout)
+	var (
+		hw *agentv1.Hardware
+		p  *agentv1.Posture
+		wg sync.WaitGroup
+	)
+	wg.Go(func() { hw, _ = collectHardware(ctx, append(commonParts(), osParts()...), partTimeout) })
+	wg.Go(func() { p = posture.Collect(ctx) })
+	wg.Wait()
 	hw.AgentVersion = agentVersion
-	return &agentv1.Report{
-		Hardware: hw,
-		Posture:  uncollectedPosture(),
-	}
+	return &agentv1.Report{Hardware: hw, Posture: p}
 }
 
 // Hash returns the hex SHA-256 of the deterministic protobuf encoding of r, the report hash the
@@ -69,16 +63,6 @@ func Hash(r *agentv1.Report) string {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
-}
-
-// uncollectedPosture lists every posture concern as unknown, because this agent version reads
-// none of them yet.
-func uncollectedPosture() *agentv1.Posture {
-	p := &agentv1.Posture{}
-	for _, c := range []string{concernAntivirus, concernEncryption, concernScreenLock, concernUSB} {
-		p.Unknown = append(p.Unknown, &agentv1.UnknownConcern{Concern: c, Reason: reasonNotCollected})
-	}
-	return p
 }
 
 // A part collects some fields of the hardware inventory into hw, which belongs to it alone. It
@@ -222,4 +206,14 @@ func collectUsers(ctx context.Context, hw *agentv1.Hardware) error {
 		return fmt.Errorf("users: %w", err)
 	}
 	return nil
+}
+
+// ConsoleUser returns the user signed in at the device, or "" when nobody
+// is or it cannot be told. It reads only what the logged-in user part of
+// Collect reads, so it is cheap enough to call for each USB event.
+func ConsoleUser(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(ctx, partTimeout)
+	defer cancel()
+	hw, _ := runPart(ctx, part{"users", consoleUserPart}, partTimeout)
+	return hw.GetLoggedInUser()
 }

@@ -115,3 +115,6 @@ func collectMacUser(ctx context.Context, hw *agentv1.Hardware) error {
 	}
 	return collectUsers(ctx, hw)
 }
+
+// consoleUserPart reads the logged-in user for ConsoleUser.
+var consoleUserPart = collectMacUser

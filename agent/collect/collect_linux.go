@@ -84,3 +84,6 @@ func collectInstallDate(_ context.Context, hw *agentv1.Hardware) error {
 	errs = append(errs, errors.New("no plausible birth or modification time"))
 	return fmt.Errorf("install date: %w", errors.Join(errs...))
 }
+
+// consoleUserPart reads the logged-in user for ConsoleUser.
+var consoleUserPart = collectUsers

@@ -10,3 +10,6 @@ func osParts() []part {
 
 // refineOSVersion returns gopsutil's platform version unchanged.
 func refineOSVersion(version string) string { return version }
+
+// consoleUserPart reads the logged-in user for ConsoleUser.
+var consoleUserPart = collectUsers

@@ -35,7 +35,10 @@ func sampleReport() *agentv1.Report {
 			LoggedInUser:  `SCHOOL\jsmith`,
 			AgentVersion:  "1.2.0",
 		},
-		Posture: uncollectedPosture(),
+		Posture: &agentv1.Posture{
+			Antivirus:  &agentv1.Antivirus{Products: []*agentv1.AntivirusProduct{{Name: "Windows Defender", Source: "defender", Enabled: true}}},
+			Encryption: &agentv1.Encryption{UnknownReason: "no permission"},
+		},
 	}
 }
 
@@ -59,7 +62,8 @@ func TestHash(t *testing.T) {
 			m[0], m[1] = m[1], m[0]
 		}},
 		{"InstallDate", func(r *agentv1.Report) { r.Hardware.OsInstallDate.Seconds++ }},
-		{"Posture", func(r *agentv1.Report) { r.Posture.Unknown[0].Reason = "timed out" }},
+		{"Posture", func(r *agentv1.Report) { r.Posture.Encryption.UnknownReason = "timed out" }},
+		{"AntivirusOff", func(r *agentv1.Report) { r.Posture.Antivirus.Products[0].Enabled = false }},
 		{"NoPosture", func(r *agentv1.Report) { r.Posture = nil }},
 		{"AgentVersion", func(r *agentv1.Report) { r.Hardware.AgentVersion = "1.2.1" }},
 	} {
@@ -70,24 +74,6 @@ func TestHash(t *testing.T) {
 				t.Errorf("Hash unchanged (%s) after changing %s", got, tc.name)
 			}
 		})
-	}
-}
-
-func TestUncollectedPosture(t *testing.T) {
-	p := uncollectedPosture()
-	var got []string
-	for _, u := range p.Unknown {
-		if u.Reason != "not collected by this agent version" {
-			t.Errorf("concern %s: reason %q", u.Concern, u.Reason)
-		}
-		got = append(got, u.Concern)
-	}
-	want := "antivirus encryption screen_lock usb"
-	if strings.Join(got, " ") != want {
-		t.Errorf("unknown concerns = %q, want %q", got, want)
-	}
-	if len(p.Antivirus)+len(p.Volumes)+len(p.UsbDevices) != 0 || p.ScreenLock != nil {
-		t.Errorf("posture has collected values: %v", p)
 	}
 }
 

@@ -154,3 +154,7 @@ func collectWindowsDisks(_ context.Context, hw *agentv1.Hardware) error {
 	hw.Disks = decodeWindowsDisks(ds)
 	return nil
 }
+
+// consoleUserPart reads the logged-in user for ConsoleUser: Win32_ComputerSystem names the
+// console user; its other fields are read too and dropped.
+var consoleUserPart = collectWindowsSystem

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -94,9 +95,34 @@ func (db *DB) FindEvents(ctx context.Context, f inventory.EventFilter) ([]*inven
 }
 
 func findEvents(ctx context.Context, tx pgx.Tx, f inventory.EventFilter) ([]*inventory.Event, error) {
-	limit := inventory.DeviceFilter{Limit: f.Limit}.PageLimit()
+	var (
+		where []string
+		args  []any
+	)
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	if f.DeviceID != uuid.Nil {
+		where = append(where, "device_id = "+arg(f.DeviceID))
+	} else {
+		if len(f.SchoolIDs) == 0 {
+			return []*inventory.Event{}, nil
+		}
+		where = append(where, "school_id = ANY("+arg(f.SchoolIDs)+")")
+	}
+	if f.TypePrefix != "" {
+		where = append(where, "starts_with(type, "+arg(f.TypePrefix)+")")
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "occurred_at >= "+arg(encodeTime(f.Since)))
+	}
+	if !f.Until.IsZero() {
+		where = append(where, "occurred_at < "+arg(encodeTime(f.Until)))
+	}
+	limit := arg(inventory.DeviceFilter{Limit: f.Limit}.PageLimit())
 	rows, err := tx.Query(ctx, `SELECT id, device_id, school_id, type, occurred_at, payload, received_at
-		FROM events WHERE device_id = $1 ORDER BY occurred_at DESC, id DESC LIMIT $2`, f.DeviceID, limit)
+		FROM events WHERE `+strings.Join(where, " AND ")+` ORDER BY occurred_at DESC, id DESC LIMIT `+limit, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query events: %w", err)
 	}

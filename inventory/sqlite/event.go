@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -93,9 +94,33 @@ func (db *DB) FindEvents(ctx context.Context, f inventory.EventFilter) ([]*inven
 }
 
 func findEvents(ctx context.Context, tx *sql.Tx, f inventory.EventFilter) ([]*inventory.Event, error) {
-	limit := inventory.DeviceFilter{Limit: f.Limit}.PageLimit()
+	var (
+		where []string
+		args  []any
+	)
+	if f.DeviceID != uuid.Nil {
+		where, args = append(where, "device_id = ?"), append(args, f.DeviceID)
+	} else {
+		if len(f.SchoolIDs) == 0 {
+			return []*inventory.Event{}, nil
+		}
+		where = append(where, "school_id IN (?"+strings.Repeat(", ?", len(f.SchoolIDs)-1)+")")
+		for _, id := range f.SchoolIDs {
+			args = append(args, id)
+		}
+	}
+	if f.TypePrefix != "" {
+		where, args = append(where, "substr(type, 1, ?) = ?"), append(args, len(f.TypePrefix), f.TypePrefix)
+	}
+	if !f.Since.IsZero() {
+		where, args = append(where, "occurred_at >= ?"), append(args, encodeTime(f.Since))
+	}
+	if !f.Until.IsZero() {
+		where, args = append(where, "occurred_at < ?"), append(args, encodeTime(f.Until))
+	}
+	args = append(args, inventory.DeviceFilter{Limit: f.Limit}.PageLimit())
 	rows, err := tx.QueryContext(ctx, `SELECT id, device_id, school_id, type, occurred_at, payload, received_at
-		FROM events WHERE device_id = ? ORDER BY occurred_at DESC, id DESC LIMIT ?`, f.DeviceID, limit)
+		FROM events WHERE `+strings.Join(where, " AND ")+` ORDER BY occurred_at DESC, id DESC LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query events: %w", err)
 	}

@@ -47,8 +47,8 @@ func (su suite) testDeviceStore(t *testing.T) {
 		r.Hardware.Hostname = "lab-07"
 		r.Hardware.OSVersion = "10.0.26100"
 		r.Hardware.Disks = append(r.Hardware.Disks, inventory.Disk{Name: "sda", SizeBytes: 1 << 40})
-		r.Posture.Volumes[0].Protected = false
-		r.Posture.USBDevices = []inventory.USBDevice{{VendorID: "0781", ProductID: "5581", MassStorage: true}}
+		r.Posture.Encryption.Volumes[0].Protection = "off"
+		r.Posture.USB = &inventory.USB{Devices: []inventory.USBDevice{{VendorID: "0781", ProductID: "5581", MassStorage: true}}}
 		at := t0.Add(time.Hour)
 		c := inventory.CheckIn{DeviceID: d.ID, Hash: hashOf(r), Report: &r, At: at}
 		if err := e.s.RecordCheckIn(e.ctx, c); err != nil {

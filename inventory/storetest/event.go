@@ -169,6 +169,56 @@ func (su suite) testEventStore(t *testing.T) {
 		}
 	})
 
+	t.Run("FindEvents/Filter", func(t *testing.T) {
+		e := su.fresh(t)
+		d1, d2, d3 := e.device("SN1"), e.device("SN2"), e.device("SN3") // each in its own school
+		add := func(d *inventory.Device, evs ...*inventory.Event) {
+			t.Helper()
+			if _, err := e.s.AppendEvents(e.ctx, d.ID, evs, t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		a := event("usb.inserted", time.Hour)
+		b := event("usb.removed", 2*time.Hour)
+		c := event("agent.started", 3*time.Hour)
+		f := event("usb.recorded", 4*time.Hour)
+		g := event("usb.inserted", 5*time.Hour)
+		add(d1, a, b, c)
+		add(d2, f)
+		add(d3, g)
+		tests := []struct {
+			name   string
+			filter inventory.EventFilter
+			want   []*inventory.Event
+		}{
+			{"TwoSchools", inventory.EventFilter{SchoolIDs: []uuid.UUID{d1.SchoolID, d2.SchoolID}}, []*inventory.Event{f, c, b, a}},
+			{"USBInTwoSchools", inventory.EventFilter{SchoolIDs: []uuid.UUID{d1.SchoolID, d2.SchoolID}, TypePrefix: "usb."}, []*inventory.Event{f, b, a}},
+			{"ExactType", inventory.EventFilter{SchoolIDs: []uuid.UUID{d1.SchoolID, d3.SchoolID}, TypePrefix: "usb.inserted"}, []*inventory.Event{g, a}},
+			{"Window", inventory.EventFilter{SchoolIDs: []uuid.UUID{d1.SchoolID, d2.SchoolID, d3.SchoolID}, Since: t0.Add(2 * time.Hour), Until: t0.Add(5 * time.Hour)}, []*inventory.Event{f, c, b}},
+			{"DeviceAndType", inventory.EventFilter{DeviceID: d1.ID, TypePrefix: "agent."}, []*inventory.Event{c}},
+			{"NoSchools", inventory.EventFilter{}, nil},
+			{"LikeIsNotAPattern", inventory.EventFilter{SchoolIDs: []uuid.UUID{d1.SchoolID}, TypePrefix: "usb%"}, nil},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				got, err := e.s.FindEvents(e.ctx, tc.filter)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var gotIDs, wantIDs []uuid.UUID
+				for _, ev := range got {
+					gotIDs = append(gotIDs, ev.ID)
+				}
+				for _, ev := range tc.want {
+					wantIDs = append(wantIDs, ev.ID)
+				}
+				if !reflect.DeepEqual(gotIDs, wantIDs) {
+					t.Errorf("got %v, want %v", gotIDs, wantIDs)
+				}
+			})
+		}
+	})
+
 	t.Run("FindEvents/NoEvents", func(t *testing.T) {
 		e := su.fresh(t)
 		got, err := e.s.FindEvents(e.ctx, inventory.EventFilter{DeviceID: uuid.New()})

@@ -132,13 +132,23 @@ func report(serial string) inventory.Report {
 			AgentVersion:  "1.0.0",
 		},
 		Posture: inventory.Posture{
-			Antivirus:  []inventory.AntivirusProduct{{Name: "Microsoft Defender", Enabled: true, UpToDate: true, RealTimeProtected: true}},
-			Volumes:    []inventory.Volume{{Name: "C:", MountPoint: "C:\\", OSVolume: true, Protected: true, EncryptionPercent: 100, Method: "XtsAes128"}},
-			ScreenLock: &inventory.ScreenLock{IdleTimeoutSeconds: 300, PasswordOnWake: true, Source: "policy"},
-			Unknown:    []inventory.UnknownConcern{{Concern: "firewall", Reason: "access denied"}},
+			Antivirus: &inventory.Antivirus{Products: []inventory.AntivirusProduct{{
+				Name: "Microsoft Defender", Source: "defender", Enabled: true, UpToDate: true,
+				SignatureUpdated: time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC), RealTimeProtection: &yes,
+			}}},
+			Encryption: &inventory.Encryption{Volumes: []inventory.Volume{{
+				Name: "C:", MountPoint: "C:\\", OSVolume: true, State: inventory.VolumeEncrypted, Protection: "on",
+				EncryptionPercent: 100, Method: "XTS-AES 128", KeyProtectors: []string{"tpm", "numerical_password"},
+			}}},
+			ScreenLock: &inventory.ScreenLock{IdleLockSeconds: 300, PasswordOnWake: true,
+				Settings: []inventory.ScreenLockSetting{{Name: "InactivityTimeoutSecs", Value: "300", Source: "policy"}}},
+			USB: &inventory.USB{UnknownReason: "timed out"},
 		},
 	}
 }
+
+// yes is true, to point at.
+var yes = true
 
 // hashOf returns the hex SHA-256 of v's JSON, as an agent would hash its
 // report.

@@ -164,7 +164,7 @@ func report(serial, hostname string) (*agentv1.Report, string) {
 			OsName: "Microsoft Windows 11 Pro", OsVersion: "10.0.22631", CpuCores: 8, MemoryBytes: 16 << 30,
 			MacAddresses: []string{"00:11:22:33:44:55"},
 		},
-		Posture: &agentv1.Posture{Unknown: []*agentv1.UnknownConcern{{Concern: "usb", Reason: "not collected by this agent version"}}},
+		Posture: &agentv1.Posture{Usb: &agentv1.Usb{UnknownReason: "timed out"}},
 	}
 	return r, collect.Hash(r)
 }
@@ -458,8 +458,8 @@ func TestMalformedReports(t *testing.T) {
 				}
 			}, "hardware.disks"},
 			{"BadPercent", func(r *agentv1.Report) {
-				r.Posture.Volumes = []*agentv1.Volume{{Name: "C:", EncryptionPercent: 250}}
-			}, "posture.volumes[0].encryption_percent"},
+				r.Posture.Encryption = &agentv1.Encryption{Volumes: []*agentv1.Volume{{Name: "C:", EncryptionPercent: 250}}}
+			}, "posture.encryption.volumes[0].encryption_percent"},
 			{"BadTimestamp", func(r *agentv1.Report) {
 				r.Hardware.OsInstallDate = &timestamppb.Timestamp{Seconds: 1 << 60}
 			}, "hardware.os_install_date"},

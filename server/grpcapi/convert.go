@@ -1,7 +1,9 @@
 package grpcapi
 
 import (
+	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,8 +22,8 @@ func reportFromProto(r *agentv1.Report) (inventory.Report, error) {
 	if err := checkTime("hardware.os_install_date", h.GetOsInstallDate()); err != nil {
 		return inventory.Report{}, err
 	}
-	for i, a := range p.GetAntivirus() {
-		if err := checkTime(fmt.Sprintf("posture.antivirus[%d].signature_updated", i), a.GetSignatureUpdated()); err != nil {
+	for i, a := range p.GetAntivirus().GetProducts() {
+		if err := checkTime(fmt.Sprintf("posture.antivirus.products[%d].signature_updated", i), a.GetSignatureUpdated()); err != nil {
 			return inventory.Report{}, err
 		}
 	}
@@ -50,48 +52,83 @@ func reportFromProto(r *agentv1.Report) (inventory.Report, error) {
 			Name: d.GetName(), Model: d.GetModel(), Serial: d.GetSerial(), SizeBytes: d.GetSizeBytes(),
 		})
 	}
-	for _, a := range p.GetAntivirus() {
-		out.Posture.Antivirus = append(out.Posture.Antivirus, inventory.AntivirusProduct{
-			Name:              a.GetName(),
-			Enabled:           a.GetEnabled(),
-			UpToDate:          a.GetUpToDate(),
-			SignatureUpdated:  timeFromProto(a.GetSignatureUpdated()),
-			RealTimeProtected: a.GetRealTimeProtected(),
+	out.Posture = postureFromProto(p)
+	for _, k := range p.GetEncryption().GetRecoveryKeys() {
+		out.RecoveryKeys = append(out.RecoveryKeys, inventory.RecoveryKey{
+			Volume: k.GetVolume(), ProtectorID: k.GetProtectorId(), NumericalPassword: k.GetNumericalPassword(),
 		})
-	}
-	for _, v := range p.GetVolumes() {
-		out.Posture.Volumes = append(out.Posture.Volumes, inventory.Volume{
-			Name:              v.GetName(),
-			MountPoint:        v.GetMountPoint(),
-			OSVolume:          v.GetOsVolume(),
-			Protected:         v.GetProtected(),
-			EncryptionPercent: v.GetEncryptionPercent(),
-			Method:            v.GetMethod(),
-			Conversion:        v.GetConversion(),
-		})
-	}
-	if s := p.GetScreenLock(); s != nil {
-		out.Posture.ScreenLock = &inventory.ScreenLock{
-			IdleTimeoutSeconds: s.GetIdleTimeoutSeconds(),
-			PasswordOnWake:     s.GetPasswordOnWake(),
-			Source:             s.GetSource(),
-		}
-	}
-	for _, u := range p.GetUsbDevices() {
-		out.Posture.USBDevices = append(out.Posture.USBDevices, inventory.USBDevice{
-			VendorID:    u.GetVendorId(),
-			ProductID:   u.GetProductId(),
-			Vendor:      u.GetVendor(),
-			Product:     u.GetProduct(),
-			Serial:      u.GetSerial(),
-			Class:       u.GetClass(),
-			MassStorage: u.GetMassStorage(),
-		})
-	}
-	for _, u := range p.GetUnknown() {
-		out.Posture.Unknown = append(out.Posture.Unknown, inventory.UnknownConcern{Concern: u.GetConcern(), Reason: u.GetReason()})
 	}
 	return out, out.Validate()
+}
+
+// postureFromProto converts the posture part of a report, leaving out the
+// recovery keys, which are handled apart.
+func postureFromProto(p *agentv1.Posture) inventory.Posture {
+	var out inventory.Posture
+	if a := p.GetAntivirus(); a != nil {
+		out.Antivirus = &inventory.Antivirus{UnknownReason: a.GetUnknownReason(), Gatekeeper: a.GetGatekeeper()}
+		for _, pr := range a.GetProducts() {
+			out.Antivirus.Products = append(out.Antivirus.Products, inventory.AntivirusProduct{
+				Name:               pr.GetName(),
+				Source:             pr.GetSource(),
+				Enabled:            pr.GetEnabled(),
+				UpToDate:           pr.GetUpToDate(),
+				SignatureUpdated:   timeFromProto(pr.GetSignatureUpdated()),
+				SignatureVersion:   pr.GetSignatureVersion(),
+				RealTimeProtection: pr.RealTimeProtection,
+				State:              pr.GetState(),
+			})
+		}
+	}
+	if e := p.GetEncryption(); e != nil {
+		out.Encryption = &inventory.Encryption{UnknownReason: e.GetUnknownReason()}
+		for _, v := range e.GetVolumes() {
+			out.Encryption.Volumes = append(out.Encryption.Volumes, inventory.Volume{
+				Name:              v.GetName(),
+				MountPoint:        v.GetMountPoint(),
+				OSVolume:          v.GetOsVolume(),
+				State:             v.GetState(),
+				Protection:        v.GetProtection(),
+				Conversion:        v.GetConversion(),
+				EncryptionPercent: v.GetEncryptionPercent(),
+				Method:            v.GetMethod(),
+				KeyProtectors:     v.GetKeyProtectors(),
+			})
+		}
+	}
+	if s := p.GetScreenLock(); s != nil {
+		out.ScreenLock = &inventory.ScreenLock{
+			UnknownReason:   s.GetUnknownReason(),
+			IdleLockSeconds: s.GetIdleLockSeconds(),
+			PasswordOnWake:  s.GetPasswordOnWake(),
+			User:            s.GetUser(),
+		}
+		for _, st := range s.GetSettings() {
+			out.ScreenLock.Settings = append(out.ScreenLock.Settings, inventory.ScreenLockSetting{
+				Name: st.GetName(), Value: st.GetValue(), Source: st.GetSource(),
+			})
+		}
+	}
+	if u := p.GetUsb(); u != nil {
+		out.USB = &inventory.USB{UnknownReason: u.GetUnknownReason()}
+		for _, d := range u.GetDevices() {
+			out.USB.Devices = append(out.USB.Devices, usbDeviceFromProto(d))
+		}
+	}
+	return out
+}
+
+// usbDeviceFromProto converts one USB device.
+func usbDeviceFromProto(d *agentv1.UsbDevice) inventory.USBDevice {
+	return inventory.USBDevice{
+		VendorID:    d.GetVendorId(),
+		ProductID:   d.GetProductId(),
+		Vendor:      d.GetVendor(),
+		Product:     d.GetProduct(),
+		Serial:      d.GetSerial(),
+		Class:       d.GetClass(),
+		MassStorage: d.GetMassStorage(),
+	}
 }
 
 // checkTime returns an EINVALID error when a timestamp is present but out
@@ -120,6 +157,34 @@ func eventFromProto(e *agentv1.Event) (*inventory.Event, error) {
 		return nil, inventory.Errorf(inventory.EINVALID, "event.occurred_at: %v", err)
 	}
 	out := &inventory.Event{ID: id, Type: e.GetType(), OccurredAt: e.GetOccurredAt().AsTime()}
+	if u := e.GetUsb(); u != nil {
+		if !strings.HasPrefix(e.GetType(), "usb.") {
+			return nil, inventory.Errorf(inventory.EINVALID, "event.usb: only usb.* events carry a USB body, not %q", truncate(e.GetType()))
+		}
+		for _, t := range []struct {
+			field string
+			ts    *timestamppb.Timestamp
+		}{{"event.usb.first_seen", u.GetFirstSeen()}, {"event.usb.last_seen", u.GetLastSeen()}} {
+			if err := checkTime(t.field, t.ts); err != nil {
+				return nil, err
+			}
+		}
+		body := inventory.USBEvent{
+			Device:    usbDeviceFromProto(u.GetDevice()),
+			User:      u.GetUser(),
+			FirstSeen: timeFromProto(u.GetFirstSeen()),
+			LastSeen:  timeFromProto(u.GetLastSeen()),
+		}
+		if err := body.Validate(); err != nil {
+			return nil, err
+		}
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, inventory.Errorf(inventory.EINVALID, "event.usb: %v", err)
+		}
+		out.Payload = b
+		return out, out.Validate()
+	}
 	if e.GetPayload() != nil {
 		b, err := protojson.Marshal(e.GetPayload())
 		if err != nil {

@@ -98,26 +98,48 @@ func handleDeviceList(logger *slog.Logger, store inventory.DeviceStore) http.Han
 	})
 }
 
+// deviceDetailJSON is one device with its posture and compliance.
+type deviceDetailJSON struct {
+	deviceJSON
+	Posture    *inventory.Posture   `json:"posture"`
+	Compliance inventory.Compliance `json:"compliance"`
+}
+
 func handleDeviceGet(logger *slog.Logger, store inventory.DeviceStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		notFound := inventory.Errorf(inventory.ENOTFOUND, "device %s not found", r.PathValue("id"))
-		id, err := uuid.Parse(r.PathValue("id"))
-		if err != nil {
-			writeError(w, r, logger, notFound)
+		d, ok := visibleDevice(w, r, logger, store)
+		if !ok {
 			return
 		}
-		d, err := store.FindDeviceByID(r.Context(), id)
+		p, err := latestPosture(r.Context(), store, d.ID)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
 		}
-		// A device in a school the viewer cannot see does not exist for them.
-		if !viewerOf(r.Context()).canSee(d.SchoolID) {
-			writeError(w, r, logger, notFound)
-			return
-		}
-		writeJSON(w, http.StatusOK, toDeviceJSON(d))
+		writeJSON(w, http.StatusOK, deviceDetailJSON{deviceJSON: toDeviceJSON(d), Posture: p, Compliance: judge(d, p)})
 	})
+}
+
+// visibleDevice finds the device named in the path, answering 404 when it
+// does not exist or is in a school the viewer cannot see.
+func visibleDevice(w http.ResponseWriter, r *http.Request, logger *slog.Logger, store inventory.DeviceStore) (*inventory.Device, bool) {
+	notFound := inventory.Errorf(inventory.ENOTFOUND, "device %s not found", r.PathValue("id"))
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		writeError(w, r, logger, notFound)
+		return nil, false
+	}
+	d, err := store.FindDeviceByID(r.Context(), id)
+	if err != nil {
+		writeError(w, r, logger, err)
+		return nil, false
+	}
+	// A device in a school the viewer cannot see does not exist for them.
+	if !viewerOf(r.Context()).canSee(d.SchoolID) {
+		writeError(w, r, logger, notFound)
+		return nil, false
+	}
+	return d, true
 }
 
 func handleDevicePage(logger *slog.Logger, store inventory.DeviceStore) http.Handler {

@@ -46,6 +46,9 @@ func addRoutes(mux *http.ServeMux, logger *slog.Logger, store inventory.Store, g
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	mux.Handle("GET /api/v1/devices", api(handleDeviceList(logger, store)))
 	mux.Handle("GET /api/v1/devices/{id}", api(handleDeviceGet(logger, store)))
+	mux.Handle("GET /api/v1/devices/{id}/events", api(handleDeviceEvents(logger, store)))
+	mux.Handle("GET /api/v1/usb-events", api(handleUSBEvents(logger, store)))
+	mux.Handle("GET /api/v1/compliance", api(handleCompliance(logger, store)))
 	mux.Handle("GET /{$}", requirePassword(logger, store)(handleDevicePage(logger, store)))
 	mux.Handle("/api/", handleAPINotFound(logger))
 }

@@ -4,7 +4,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,10 +16,12 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/rollcall/rollcall/agent/client"
 	"github.com/rollcall/rollcall/agent/collect"
@@ -87,15 +91,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err := parse(fs, rest); err != nil {
 			return err
 		}
-		rep := collect.Collect(ctx, version)
-		if *asJSON {
-			b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(rep)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(stdout, string(b))
+		if !*asJSON {
+			return errors.New("collect prints JSON only: give --json")
 		}
-		return nil
+		return printReport(stdout, collect.Collect(ctx, version))
 	case "install", "uninstall", "start", "stop", "status", "restart":
 		if err := parse(fs, rest); err != nil {
 			return err
@@ -138,6 +137,54 @@ func defaultDataDir(getenv func(string) string) string {
 		return "/Library/Application Support/Rollcall"
 	}
 	return "/var/lib/rollcall-agent"
+}
+
+// hiddenPassword replaces recovery passwords in what collect prints.
+const hiddenPassword = "(sent to the server for escrow; not shown)"
+
+// printReport writes rep as one JSON object with the keys hardware,
+// antivirus, encryption, screen_lock and usb, as the agent would send it
+// but with recovery passwords hidden.
+func printReport(w io.Writer, rep *agentv1.Report) error {
+	enc := proto.CloneOf(rep.GetPosture().GetEncryption())
+	for _, k := range enc.GetRecoveryKeys() {
+		k.NumericalPassword = hiddenPassword
+	}
+	p := rep.GetPosture()
+	parts := []struct {
+		key string
+		msg proto.Message
+	}{
+		{"hardware", rep.GetHardware()},
+		{"antivirus", p.GetAntivirus()},
+		{"encryption", enc},
+		{"screen_lock", p.GetScreenLock()},
+		{"usb", p.GetUsb()},
+	}
+	opts := protojson.MarshalOptions{UseProtoNames: true, EmitDefaultValues: true}
+	var b strings.Builder
+	b.WriteString("{")
+	for i, part := range parts {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		v := []byte("null")
+		if part.msg != nil && part.msg.ProtoReflect().IsValid() {
+			var err error
+			if v, err = opts.Marshal(part.msg); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(&b, "%q:%s", part.key, v)
+	}
+	b.WriteString("}")
+	var out bytes.Buffer
+	if err := json.Indent(&out, []byte(b.String()), "", "  "); err != nil {
+		return err
+	}
+	out.WriteByte('\n')
+	_, err := out.WriteTo(w)
+	return err
 }
 
 // collectReport gathers the report and its hash.

@@ -95,6 +95,11 @@ func serve(ctx context.Context, dataDir string, logger *slog.Logger) error {
 		return err
 	}
 	logger.Info("agent running", "server", r.Identity.State.ServerAddr, "device_id", r.Identity.State.DeviceID, "version", version)
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait() // the watcher uses the outbox, closed after this returns
+	defer cancel()
+	wg.Go(func() { watchUSB(ctx, r, logger) })
 	return r.Run(ctx)
 }
 

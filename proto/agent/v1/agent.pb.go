@@ -640,9 +640,12 @@ type Event struct {
 	// A UUID made on the device.
 	Id string `protobuf:"bytes,1,opt,name=id" json:"id,omitempty"`
 	// For example "usb.inserted", "usb.removed", "agent.started".
-	Type          string                 `protobuf:"bytes,2,opt,name=type" json:"type,omitempty"`
-	OccurredAt    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=occurred_at,json=occurredAt" json:"occurred_at,omitempty"`
-	Payload       *structpb.Struct       `protobuf:"bytes,4,opt,name=payload" json:"payload,omitempty"`
+	Type       string                 `protobuf:"bytes,2,opt,name=type" json:"type,omitempty"`
+	OccurredAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=occurred_at,json=occurredAt" json:"occurred_at,omitempty"`
+	// Free-form details, for events without a typed body.
+	Payload *structpb.Struct `protobuf:"bytes,4,opt,name=payload" json:"payload,omitempty"`
+	// The typed body of usb.* events.
+	Usb           *UsbEvent `protobuf:"bytes,5,opt,name=usb" json:"usb,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -701,6 +704,13 @@ func (x *Event) GetOccurredAt() *timestamppb.Timestamp {
 func (x *Event) GetPayload() *structpb.Struct {
 	if x != nil {
 		return x.Payload
+	}
+	return nil
+}
+
+func (x *Event) GetUsb() *UsbEvent {
+	if x != nil {
+		return x.Usb
 	}
 	return nil
 }
@@ -998,15 +1008,15 @@ func (x *Disk) GetSizeBytes() uint64 {
 	return 0
 }
 
-// Posture holds each security concern. A concern the agent could not read
-// is listed in unknown with the reason, never guessed.
+// Posture is the device's security posture, one message per concern. A
+// concern the agent could not read has unknown_reason set and says
+// nothing else: "could not tell" is never sent as "off".
 type Posture struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Antivirus     []*AntivirusProduct    `protobuf:"bytes,1,rep,name=antivirus" json:"antivirus,omitempty"`
-	Volumes       []*Volume              `protobuf:"bytes,2,rep,name=volumes" json:"volumes,omitempty"`
+	Antivirus     *Antivirus             `protobuf:"bytes,1,opt,name=antivirus" json:"antivirus,omitempty"`
+	Encryption    *Encryption            `protobuf:"bytes,2,opt,name=encryption" json:"encryption,omitempty"`
 	ScreenLock    *ScreenLock            `protobuf:"bytes,3,opt,name=screen_lock,json=screenLock" json:"screen_lock,omitempty"`
-	UsbDevices    []*UsbDevice           `protobuf:"bytes,4,rep,name=usb_devices,json=usbDevices" json:"usb_devices,omitempty"`
-	Unknown       []*UnknownConcern      `protobuf:"bytes,5,rep,name=unknown" json:"unknown,omitempty"`
+	Usb           *Usb                   `protobuf:"bytes,4,opt,name=usb" json:"usb,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1041,16 +1051,16 @@ func (*Posture) Descriptor() ([]byte, []int) {
 	return file_agent_v1_agent_proto_rawDescGZIP(), []int{14}
 }
 
-func (x *Posture) GetAntivirus() []*AntivirusProduct {
+func (x *Posture) GetAntivirus() *Antivirus {
 	if x != nil {
 		return x.Antivirus
 	}
 	return nil
 }
 
-func (x *Posture) GetVolumes() []*Volume {
+func (x *Posture) GetEncryption() *Encryption {
 	if x != nil {
-		return x.Volumes
+		return x.Encryption
 	}
 	return nil
 }
@@ -1062,34 +1072,105 @@ func (x *Posture) GetScreenLock() *ScreenLock {
 	return nil
 }
 
-func (x *Posture) GetUsbDevices() []*UsbDevice {
+func (x *Posture) GetUsb() *Usb {
 	if x != nil {
-		return x.UsbDevices
+		return x.Usb
 	}
 	return nil
 }
 
-func (x *Posture) GetUnknown() []*UnknownConcern {
+type Antivirus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Why the concern could not be read, such as "no permission", "class
+	// missing", "command absent" or "timed out"; empty when it was read.
+	UnknownReason string `protobuf:"bytes,1,opt,name=unknown_reason,json=unknownReason" json:"unknown_reason,omitempty"`
+	// Every product found, enabled or not. None found, with no
+	// unknown_reason, means there is no antivirus.
+	Products []*AntivirusProduct `protobuf:"bytes,2,rep,name=products" json:"products,omitempty"`
+	// macOS only: "enabled" or "disabled" (spctl --status); empty elsewhere.
+	Gatekeeper    string `protobuf:"bytes,3,opt,name=gatekeeper" json:"gatekeeper,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Antivirus) Reset() {
+	*x = Antivirus{}
+	mi := &file_agent_v1_agent_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Antivirus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Antivirus) ProtoMessage() {}
+
+func (x *Antivirus) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_v1_agent_proto_msgTypes[15]
 	if x != nil {
-		return x.Unknown
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Antivirus.ProtoReflect.Descriptor instead.
+func (*Antivirus) Descriptor() ([]byte, []int) {
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *Antivirus) GetUnknownReason() string {
+	if x != nil {
+		return x.UnknownReason
+	}
+	return ""
+}
+
+func (x *Antivirus) GetProducts() []*AntivirusProduct {
+	if x != nil {
+		return x.Products
 	}
 	return nil
+}
+
+func (x *Antivirus) GetGatekeeper() string {
+	if x != nil {
+		return x.Gatekeeper
+	}
+	return ""
 }
 
 type AntivirusProduct struct {
-	state             protoimpl.MessageState `protogen:"open.v1"`
-	Name              string                 `protobuf:"bytes,1,opt,name=name" json:"name,omitempty"`
-	Enabled           bool                   `protobuf:"varint,2,opt,name=enabled" json:"enabled,omitempty"`
-	UpToDate          bool                   `protobuf:"varint,3,opt,name=up_to_date,json=upToDate" json:"up_to_date,omitempty"`
-	SignatureUpdated  *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=signature_updated,json=signatureUpdated" json:"signature_updated,omitempty"`
-	RealTimeProtected bool                   `protobuf:"varint,5,opt,name=real_time_protected,json=realTimeProtected" json:"real_time_protected,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The product's own name, such as "Windows Defender" or "ClamAV".
+	Name string `protobuf:"bytes,1,opt,name=name" json:"name,omitempty"`
+	// Where it was read: "security_center", "defender", "xprotect" or
+	// "clamav".
+	Source string `protobuf:"bytes,2,opt,name=source" json:"source,omitempty"`
+	// The product says it is protecting the device.
+	Enabled bool `protobuf:"varint,3,opt,name=enabled" json:"enabled,omitempty"`
+	// The product says its definitions are current.
+	UpToDate bool `protobuf:"varint,4,opt,name=up_to_date,json=upToDate" json:"up_to_date,omitempty"`
+	// When the definitions were last updated, where the source says.
+	SignatureUpdated *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=signature_updated,json=signatureUpdated" json:"signature_updated,omitempty"`
+	SignatureVersion string                 `protobuf:"bytes,6,opt,name=signature_version,json=signatureVersion" json:"signature_version,omitempty"`
+	// Real-time (on-access) scanning, where the source says.
+	RealTimeProtection *bool `protobuf:"varint,7,opt,name=real_time_protection,json=realTimeProtection" json:"real_time_protection,omitempty"`
+	// The source's state word: Security Center "on", "off", "snoozed" or
+	// "expired"; Defender's running mode ("normal", "passive"); ClamAV
+	// "freshclam running", "freshclam stopped".
+	State         string `protobuf:"bytes,8,opt,name=state" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AntivirusProduct) Reset() {
 	*x = AntivirusProduct{}
-	mi := &file_agent_v1_agent_proto_msgTypes[15]
+	mi := &file_agent_v1_agent_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1101,7 +1182,7 @@ func (x *AntivirusProduct) String() string {
 func (*AntivirusProduct) ProtoMessage() {}
 
 func (x *AntivirusProduct) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[15]
+	mi := &file_agent_v1_agent_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1114,12 +1195,19 @@ func (x *AntivirusProduct) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AntivirusProduct.ProtoReflect.Descriptor instead.
 func (*AntivirusProduct) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{15}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AntivirusProduct) GetName() string {
 	if x != nil {
 		return x.Name
+	}
+	return ""
+}
+
+func (x *AntivirusProduct) GetSource() string {
+	if x != nil {
+		return x.Source
 	}
 	return ""
 }
@@ -1145,29 +1233,117 @@ func (x *AntivirusProduct) GetSignatureUpdated() *timestamppb.Timestamp {
 	return nil
 }
 
-func (x *AntivirusProduct) GetRealTimeProtected() bool {
+func (x *AntivirusProduct) GetSignatureVersion() string {
 	if x != nil {
-		return x.RealTimeProtected
+		return x.SignatureVersion
+	}
+	return ""
+}
+
+func (x *AntivirusProduct) GetRealTimeProtection() bool {
+	if x != nil && x.RealTimeProtection != nil {
+		return *x.RealTimeProtection
 	}
 	return false
 }
 
+func (x *AntivirusProduct) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+type Encryption struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Why the concern could not be read; empty when it was read.
+	UnknownReason string    `protobuf:"bytes,1,opt,name=unknown_reason,json=unknownReason" json:"unknown_reason,omitempty"`
+	Volumes       []*Volume `protobuf:"bytes,2,rep,name=volumes" json:"volumes,omitempty"`
+	// BitLocker recovery passwords, sent for escrow over this mutual-TLS
+	// channel. The server stores them encrypted and never logs or lists them.
+	RecoveryKeys  []*RecoveryKey `protobuf:"bytes,3,rep,name=recovery_keys,json=recoveryKeys" json:"recovery_keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Encryption) Reset() {
+	*x = Encryption{}
+	mi := &file_agent_v1_agent_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Encryption) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Encryption) ProtoMessage() {}
+
+func (x *Encryption) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_v1_agent_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Encryption.ProtoReflect.Descriptor instead.
+func (*Encryption) Descriptor() ([]byte, []int) {
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *Encryption) GetUnknownReason() string {
+	if x != nil {
+		return x.UnknownReason
+	}
+	return ""
+}
+
+func (x *Encryption) GetVolumes() []*Volume {
+	if x != nil {
+		return x.Volumes
+	}
+	return nil
+}
+
+func (x *Encryption) GetRecoveryKeys() []*RecoveryKey {
+	if x != nil {
+		return x.RecoveryKeys
+	}
+	return nil
+}
+
 type Volume struct {
-	state             protoimpl.MessageState `protogen:"open.v1"`
-	Name              string                 `protobuf:"bytes,1,opt,name=name" json:"name,omitempty"`
-	MountPoint        string                 `protobuf:"bytes,2,opt,name=mount_point,json=mountPoint" json:"mount_point,omitempty"`
-	OsVolume          bool                   `protobuf:"varint,3,opt,name=os_volume,json=osVolume" json:"os_volume,omitempty"`
-	Protected         bool                   `protobuf:"varint,4,opt,name=protected" json:"protected,omitempty"`
-	EncryptionPercent float64                `protobuf:"fixed64,5,opt,name=encryption_percent,json=encryptionPercent" json:"encryption_percent,omitempty"`
-	Method            string                 `protobuf:"bytes,6,opt,name=method" json:"method,omitempty"`
-	Conversion        string                 `protobuf:"bytes,7,opt,name=conversion" json:"conversion,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "C:", "/dev/nvme0n1p3", "Macintosh HD".
+	Name       string `protobuf:"bytes,1,opt,name=name" json:"name,omitempty"`
+	MountPoint string `protobuf:"bytes,2,opt,name=mount_point,json=mountPoint" json:"mount_point,omitempty"`
+	// The volume the operating system runs from.
+	OsVolume bool `protobuf:"varint,3,opt,name=os_volume,json=osVolume" json:"os_volume,omitempty"`
+	// The judgement: "encrypted" (fully encrypted, protection on),
+	// "suspended" (encrypted, protection off), "encrypting", "decrypting",
+	// "paused", "not_encrypted" or "unknown".
+	State string `protobuf:"bytes,4,opt,name=state" json:"state,omitempty"`
+	// Windows: GetProtectionStatus, "on", "off" or "unknown".
+	Protection string `protobuf:"bytes,5,opt,name=protection" json:"protection,omitempty"`
+	// Windows: GetConversionStatus, such as "fully_encrypted".
+	Conversion        string  `protobuf:"bytes,6,opt,name=conversion" json:"conversion,omitempty"`
+	EncryptionPercent float64 `protobuf:"fixed64,7,opt,name=encryption_percent,json=encryptionPercent" json:"encryption_percent,omitempty"`
+	// "XTS-AES 128", "LUKS2", "FileVault", ...
+	Method string `protobuf:"bytes,8,opt,name=method" json:"method,omitempty"`
+	// Windows key protector types: "tpm", "numerical_password", "tpm_pin", ...
+	KeyProtectors []string `protobuf:"bytes,9,rep,name=key_protectors,json=keyProtectors" json:"key_protectors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Volume) Reset() {
 	*x = Volume{}
-	mi := &file_agent_v1_agent_proto_msgTypes[16]
+	mi := &file_agent_v1_agent_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1179,7 +1355,7 @@ func (x *Volume) String() string {
 func (*Volume) ProtoMessage() {}
 
 func (x *Volume) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[16]
+	mi := &file_agent_v1_agent_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1192,7 +1368,7 @@ func (x *Volume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Volume.ProtoReflect.Descriptor instead.
 func (*Volume) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{16}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Volume) GetName() string {
@@ -1216,11 +1392,25 @@ func (x *Volume) GetOsVolume() bool {
 	return false
 }
 
-func (x *Volume) GetProtected() bool {
+func (x *Volume) GetState() string {
 	if x != nil {
-		return x.Protected
+		return x.State
 	}
-	return false
+	return ""
+}
+
+func (x *Volume) GetProtection() string {
+	if x != nil {
+		return x.Protection
+	}
+	return ""
+}
+
+func (x *Volume) GetConversion() string {
+	if x != nil {
+		return x.Conversion
+	}
+	return ""
 }
 
 func (x *Volume) GetEncryptionPercent() float64 {
@@ -1237,26 +1427,95 @@ func (x *Volume) GetMethod() string {
 	return ""
 }
 
-func (x *Volume) GetConversion() string {
+func (x *Volume) GetKeyProtectors() []string {
 	if x != nil {
-		return x.Conversion
+		return x.KeyProtectors
+	}
+	return nil
+}
+
+type RecoveryKey struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The volume it unlocks, such as "C:".
+	Volume string `protobuf:"bytes,1,opt,name=volume" json:"volume,omitempty"`
+	// The key protector's ID, a GUID in braces.
+	ProtectorId string `protobuf:"bytes,2,opt,name=protector_id,json=protectorId" json:"protector_id,omitempty"`
+	// The 48-digit numerical password.
+	NumericalPassword string `protobuf:"bytes,3,opt,name=numerical_password,json=numericalPassword" json:"numerical_password,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *RecoveryKey) Reset() {
+	*x = RecoveryKey{}
+	mi := &file_agent_v1_agent_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecoveryKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecoveryKey) ProtoMessage() {}
+
+func (x *RecoveryKey) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_v1_agent_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecoveryKey.ProtoReflect.Descriptor instead.
+func (*RecoveryKey) Descriptor() ([]byte, []int) {
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *RecoveryKey) GetVolume() string {
+	if x != nil {
+		return x.Volume
+	}
+	return ""
+}
+
+func (x *RecoveryKey) GetProtectorId() string {
+	if x != nil {
+		return x.ProtectorId
+	}
+	return ""
+}
+
+func (x *RecoveryKey) GetNumericalPassword() string {
+	if x != nil {
+		return x.NumericalPassword
 	}
 	return ""
 }
 
 type ScreenLock struct {
-	state              protoimpl.MessageState `protogen:"open.v1"`
-	IdleTimeoutSeconds int64                  `protobuf:"varint,1,opt,name=idle_timeout_seconds,json=idleTimeoutSeconds" json:"idle_timeout_seconds,omitempty"`
-	PasswordOnWake     bool                   `protobuf:"varint,2,opt,name=password_on_wake,json=passwordOnWake" json:"password_on_wake,omitempty"`
-	// "policy" or "user".
-	Source        string `protobuf:"bytes,3,opt,name=source" json:"source,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Why the concern could not be read; empty when it was read.
+	UnknownReason string `protobuf:"bytes,1,opt,name=unknown_reason,json=unknownReason" json:"unknown_reason,omitempty"`
+	// Seconds idle before the screen locks; 0 means it never locks on its own.
+	IdleLockSeconds int64 `protobuf:"varint,2,opt,name=idle_lock_seconds,json=idleLockSeconds" json:"idle_lock_seconds,omitempty"`
+	// A password is needed to get back in after the lock or sleep.
+	PasswordOnWake bool `protobuf:"varint,3,opt,name=password_on_wake,json=passwordOnWake" json:"password_on_wake,omitempty"`
+	// The user whose settings were read, where they are per user.
+	User string `protobuf:"bytes,4,opt,name=user" json:"user,omitempty"`
+	// Each value read and where it came from, for a technician to check.
+	Settings      []*ScreenLockSetting `protobuf:"bytes,5,rep,name=settings" json:"settings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ScreenLock) Reset() {
 	*x = ScreenLock{}
-	mi := &file_agent_v1_agent_proto_msgTypes[17]
+	mi := &file_agent_v1_agent_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1268,7 +1527,7 @@ func (x *ScreenLock) String() string {
 func (*ScreenLock) ProtoMessage() {}
 
 func (x *ScreenLock) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[17]
+	mi := &file_agent_v1_agent_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1281,12 +1540,19 @@ func (x *ScreenLock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScreenLock.ProtoReflect.Descriptor instead.
 func (*ScreenLock) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{17}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{20}
 }
 
-func (x *ScreenLock) GetIdleTimeoutSeconds() int64 {
+func (x *ScreenLock) GetUnknownReason() string {
 	if x != nil {
-		return x.IdleTimeoutSeconds
+		return x.UnknownReason
+	}
+	return ""
+}
+
+func (x *ScreenLock) GetIdleLockSeconds() int64 {
+	if x != nil {
+		return x.IdleLockSeconds
 	}
 	return 0
 }
@@ -1298,29 +1564,155 @@ func (x *ScreenLock) GetPasswordOnWake() bool {
 	return false
 }
 
-func (x *ScreenLock) GetSource() string {
+func (x *ScreenLock) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *ScreenLock) GetSettings() []*ScreenLockSetting {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
+type ScreenLockSetting struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// For example "InactivityTimeoutSecs", "ScreenSaveTimeOut", "idle-delay".
+	Name  string `protobuf:"bytes,1,opt,name=name" json:"name,omitempty"`
+	Value string `protobuf:"bytes,2,opt,name=value" json:"value,omitempty"`
+	// "policy", "user" or "machine".
+	Source        string `protobuf:"bytes,3,opt,name=source" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScreenLockSetting) Reset() {
+	*x = ScreenLockSetting{}
+	mi := &file_agent_v1_agent_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScreenLockSetting) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScreenLockSetting) ProtoMessage() {}
+
+func (x *ScreenLockSetting) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_v1_agent_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScreenLockSetting.ProtoReflect.Descriptor instead.
+func (*ScreenLockSetting) Descriptor() ([]byte, []int) {
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ScreenLockSetting) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ScreenLockSetting) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+func (x *ScreenLockSetting) GetSource() string {
 	if x != nil {
 		return x.Source
 	}
 	return ""
 }
 
+type Usb struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Why the concern could not be read; empty when it was read.
+	UnknownReason string `protobuf:"bytes,1,opt,name=unknown_reason,json=unknownReason" json:"unknown_reason,omitempty"`
+	// Devices attached when the report was collected.
+	Devices       []*UsbDevice `protobuf:"bytes,2,rep,name=devices" json:"devices,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Usb) Reset() {
+	*x = Usb{}
+	mi := &file_agent_v1_agent_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Usb) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Usb) ProtoMessage() {}
+
+func (x *Usb) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_v1_agent_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Usb.ProtoReflect.Descriptor instead.
+func (*Usb) Descriptor() ([]byte, []int) {
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *Usb) GetUnknownReason() string {
+	if x != nil {
+		return x.UnknownReason
+	}
+	return ""
+}
+
+func (x *Usb) GetDevices() []*UsbDevice {
+	if x != nil {
+		return x.Devices
+	}
+	return nil
+}
+
 type UsbDevice struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	VendorId      string                 `protobuf:"bytes,1,opt,name=vendor_id,json=vendorId" json:"vendor_id,omitempty"`
-	ProductId     string                 `protobuf:"bytes,2,opt,name=product_id,json=productId" json:"product_id,omitempty"`
-	Vendor        string                 `protobuf:"bytes,3,opt,name=vendor" json:"vendor,omitempty"`
-	Product       string                 `protobuf:"bytes,4,opt,name=product" json:"product,omitempty"`
-	Serial        string                 `protobuf:"bytes,5,opt,name=serial" json:"serial,omitempty"`
-	Class         string                 `protobuf:"bytes,6,opt,name=class" json:"class,omitempty"`
-	MassStorage   bool                   `protobuf:"varint,7,opt,name=mass_storage,json=massStorage" json:"mass_storage,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Four hex digits, lower case, such as "0781".
+	VendorId  string `protobuf:"bytes,1,opt,name=vendor_id,json=vendorId" json:"vendor_id,omitempty"`
+	ProductId string `protobuf:"bytes,2,opt,name=product_id,json=productId" json:"product_id,omitempty"`
+	Vendor    string `protobuf:"bytes,3,opt,name=vendor" json:"vendor,omitempty"`
+	Product   string `protobuf:"bytes,4,opt,name=product" json:"product,omitempty"`
+	Serial    string `protobuf:"bytes,5,opt,name=serial" json:"serial,omitempty"`
+	// The USB class of the device or, when the device leaves it to its
+	// interfaces, of its first interface: "mass_storage", "hid", "hub", ...
+	Class         string `protobuf:"bytes,6,opt,name=class" json:"class,omitempty"`
+	MassStorage   bool   `protobuf:"varint,7,opt,name=mass_storage,json=massStorage" json:"mass_storage,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UsbDevice) Reset() {
 	*x = UsbDevice{}
-	mi := &file_agent_v1_agent_proto_msgTypes[18]
+	mi := &file_agent_v1_agent_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1332,7 +1724,7 @@ func (x *UsbDevice) String() string {
 func (*UsbDevice) ProtoMessage() {}
 
 func (x *UsbDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[18]
+	mi := &file_agent_v1_agent_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1345,7 +1737,7 @@ func (x *UsbDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UsbDevice.ProtoReflect.Descriptor instead.
 func (*UsbDevice) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{18}
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *UsbDevice) GetVendorId() string {
@@ -1397,31 +1789,36 @@ func (x *UsbDevice) GetMassStorage() bool {
 	return false
 }
 
-type UnknownConcern struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// "antivirus", "encryption", "screen_lock" or "usb".
-	Concern string `protobuf:"bytes,1,opt,name=concern" json:"concern,omitempty"`
-	// For example "no permission", "class missing", "timed out".
-	Reason        string `protobuf:"bytes,2,opt,name=reason" json:"reason,omitempty"`
+// UsbEvent is the body of a usb.inserted, usb.removed or usb.recorded
+// event. usb.recorded is an insertion the OS recorded while the agent was
+// not running, reported once.
+type UsbEvent struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Device *UsbDevice             `protobuf:"bytes,1,opt,name=device" json:"device,omitempty"`
+	// Who was signed in at the console at the time, where known.
+	User string `protobuf:"bytes,2,opt,name=user" json:"user,omitempty"`
+	// usb.recorded only: when the OS first and last saw the device.
+	FirstSeen     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=first_seen,json=firstSeen" json:"first_seen,omitempty"`
+	LastSeen      *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=last_seen,json=lastSeen" json:"last_seen,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *UnknownConcern) Reset() {
-	*x = UnknownConcern{}
-	mi := &file_agent_v1_agent_proto_msgTypes[19]
+func (x *UsbEvent) Reset() {
+	*x = UsbEvent{}
+	mi := &file_agent_v1_agent_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *UnknownConcern) String() string {
+func (x *UsbEvent) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*UnknownConcern) ProtoMessage() {}
+func (*UsbEvent) ProtoMessage() {}
 
-func (x *UnknownConcern) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_v1_agent_proto_msgTypes[19]
+func (x *UsbEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_v1_agent_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1432,23 +1829,37 @@ func (x *UnknownConcern) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use UnknownConcern.ProtoReflect.Descriptor instead.
-func (*UnknownConcern) Descriptor() ([]byte, []int) {
-	return file_agent_v1_agent_proto_rawDescGZIP(), []int{19}
+// Deprecated: Use UsbEvent.ProtoReflect.Descriptor instead.
+func (*UsbEvent) Descriptor() ([]byte, []int) {
+	return file_agent_v1_agent_proto_rawDescGZIP(), []int{24}
 }
 
-func (x *UnknownConcern) GetConcern() string {
+func (x *UsbEvent) GetDevice() *UsbDevice {
 	if x != nil {
-		return x.Concern
+		return x.Device
+	}
+	return nil
+}
+
+func (x *UsbEvent) GetUser() string {
+	if x != nil {
+		return x.User
 	}
 	return ""
 }
 
-func (x *UnknownConcern) GetReason() string {
+func (x *UsbEvent) GetFirstSeen() *timestamppb.Timestamp {
 	if x != nil {
-		return x.Reason
+		return x.FirstSeen
 	}
-	return ""
+	return nil
+}
+
+func (x *UsbEvent) GetLastSeen() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSeen
+	}
+	return nil
 }
 
 var File_agent_v1_agent_proto protoreflect.FileDescriptor
@@ -1495,13 +1906,14 @@ const file_agent_v1_agent_proto_rawDesc = "" +
 	"\acsr_der\x18\x01 \x01(\fR\x06csrDer\"\x93\x01\n" +
 	"\x18RenewCertificateResponse\x12'\n" +
 	"\x0fcertificate_der\x18\x01 \x01(\fR\x0ecertificateDer\x12N\n" +
-	"\x15certificate_not_after\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x13certificateNotAfter\"\x9b\x01\n" +
+	"\x15certificate_not_after\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x13certificateNotAfter\"\xca\x01\n" +
 	"\x05Event\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12;\n" +
 	"\voccurred_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"occurredAt\x121\n" +
-	"\apayload\x18\x04 \x01(\v2\x17.google.protobuf.StructR\apayload\"w\n" +
+	"\apayload\x18\x04 \x01(\v2\x17.google.protobuf.StructR\apayload\x12-\n" +
+	"\x03usb\x18\x05 \x01(\v2\x1b.rollcall.agent.v1.UsbEventR\x03usb\"w\n" +
 	"\x06Report\x127\n" +
 	"\bhardware\x18\x01 \x01(\v2\x1b.rollcall.agent.v1.HardwareR\bhardware\x124\n" +
 	"\aposture\x18\x02 \x01(\v2\x1a.rollcall.agent.v1.PostureR\aposture\"\xbe\x04\n" +
@@ -1530,38 +1942,69 @@ const file_agent_v1_agent_proto_rawDesc = "" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x12\x16\n" +
 	"\x06serial\x18\x03 \x01(\tR\x06serial\x12\x1d\n" +
 	"\n" +
-	"size_bytes\x18\x04 \x01(\x04R\tsizeBytes\"\xbd\x02\n" +
-	"\aPosture\x12A\n" +
-	"\tantivirus\x18\x01 \x03(\v2#.rollcall.agent.v1.AntivirusProductR\tantivirus\x123\n" +
-	"\avolumes\x18\x02 \x03(\v2\x19.rollcall.agent.v1.VolumeR\avolumes\x12>\n" +
-	"\vscreen_lock\x18\x03 \x01(\v2\x1d.rollcall.agent.v1.ScreenLockR\n" +
-	"screenLock\x12=\n" +
-	"\vusb_devices\x18\x04 \x03(\v2\x1c.rollcall.agent.v1.UsbDeviceR\n" +
-	"usbDevices\x12;\n" +
-	"\aunknown\x18\x05 \x03(\v2!.rollcall.agent.v1.UnknownConcernR\aunknown\"\xd7\x01\n" +
-	"\x10AntivirusProduct\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
-	"\aenabled\x18\x02 \x01(\bR\aenabled\x12\x1c\n" +
+	"size_bytes\x18\x04 \x01(\x04R\tsizeBytes\"\xee\x01\n" +
+	"\aPosture\x12:\n" +
+	"\tantivirus\x18\x01 \x01(\v2\x1c.rollcall.agent.v1.AntivirusR\tantivirus\x12=\n" +
 	"\n" +
-	"up_to_date\x18\x03 \x01(\bR\bupToDate\x12G\n" +
-	"\x11signature_updated\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x10signatureUpdated\x12.\n" +
-	"\x13real_time_protected\x18\x05 \x01(\bR\x11realTimeProtected\"\xdf\x01\n" +
+	"encryption\x18\x02 \x01(\v2\x1d.rollcall.agent.v1.EncryptionR\n" +
+	"encryption\x12>\n" +
+	"\vscreen_lock\x18\x03 \x01(\v2\x1d.rollcall.agent.v1.ScreenLockR\n" +
+	"screenLock\x12(\n" +
+	"\x03usb\x18\x04 \x01(\v2\x16.rollcall.agent.v1.UsbR\x03usb\"\x93\x01\n" +
+	"\tAntivirus\x12%\n" +
+	"\x0eunknown_reason\x18\x01 \x01(\tR\runknownReason\x12?\n" +
+	"\bproducts\x18\x02 \x03(\v2#.rollcall.agent.v1.AntivirusProductR\bproducts\x12\x1e\n" +
+	"\n" +
+	"gatekeeper\x18\x03 \x01(\tR\n" +
+	"gatekeeper\"\xbb\x02\n" +
+	"\x10AntivirusProduct\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06source\x18\x02 \x01(\tR\x06source\x12\x18\n" +
+	"\aenabled\x18\x03 \x01(\bR\aenabled\x12\x1c\n" +
+	"\n" +
+	"up_to_date\x18\x04 \x01(\bR\bupToDate\x12G\n" +
+	"\x11signature_updated\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x10signatureUpdated\x12+\n" +
+	"\x11signature_version\x18\x06 \x01(\tR\x10signatureVersion\x127\n" +
+	"\x14real_time_protection\x18\a \x01(\bB\x05\xaa\x01\x02\b\x01R\x12realTimeProtection\x12\x14\n" +
+	"\x05state\x18\b \x01(\tR\x05state\"\xad\x01\n" +
+	"\n" +
+	"Encryption\x12%\n" +
+	"\x0eunknown_reason\x18\x01 \x01(\tR\runknownReason\x123\n" +
+	"\avolumes\x18\x02 \x03(\v2\x19.rollcall.agent.v1.VolumeR\avolumes\x12C\n" +
+	"\rrecovery_keys\x18\x03 \x03(\v2\x1e.rollcall.agent.v1.RecoveryKeyR\frecoveryKeys\"\x9e\x02\n" +
 	"\x06Volume\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vmount_point\x18\x02 \x01(\tR\n" +
 	"mountPoint\x12\x1b\n" +
-	"\tos_volume\x18\x03 \x01(\bR\bosVolume\x12\x1c\n" +
-	"\tprotected\x18\x04 \x01(\bR\tprotected\x12-\n" +
-	"\x12encryption_percent\x18\x05 \x01(\x01R\x11encryptionPercent\x12\x16\n" +
-	"\x06method\x18\x06 \x01(\tR\x06method\x12\x1e\n" +
+	"\tos_volume\x18\x03 \x01(\bR\bosVolume\x12\x14\n" +
+	"\x05state\x18\x04 \x01(\tR\x05state\x12\x1e\n" +
 	"\n" +
-	"conversion\x18\a \x01(\tR\n" +
-	"conversion\"\x80\x01\n" +
+	"protection\x18\x05 \x01(\tR\n" +
+	"protection\x12\x1e\n" +
 	"\n" +
-	"ScreenLock\x120\n" +
-	"\x14idle_timeout_seconds\x18\x01 \x01(\x03R\x12idleTimeoutSeconds\x12(\n" +
-	"\x10password_on_wake\x18\x02 \x01(\bR\x0epasswordOnWake\x12\x16\n" +
-	"\x06source\x18\x03 \x01(\tR\x06source\"\xca\x01\n" +
+	"conversion\x18\x06 \x01(\tR\n" +
+	"conversion\x12-\n" +
+	"\x12encryption_percent\x18\a \x01(\x01R\x11encryptionPercent\x12\x16\n" +
+	"\x06method\x18\b \x01(\tR\x06method\x12%\n" +
+	"\x0ekey_protectors\x18\t \x03(\tR\rkeyProtectors\"w\n" +
+	"\vRecoveryKey\x12\x16\n" +
+	"\x06volume\x18\x01 \x01(\tR\x06volume\x12!\n" +
+	"\fprotector_id\x18\x02 \x01(\tR\vprotectorId\x12-\n" +
+	"\x12numerical_password\x18\x03 \x01(\tR\x11numericalPassword\"\xdf\x01\n" +
+	"\n" +
+	"ScreenLock\x12%\n" +
+	"\x0eunknown_reason\x18\x01 \x01(\tR\runknownReason\x12*\n" +
+	"\x11idle_lock_seconds\x18\x02 \x01(\x03R\x0fidleLockSeconds\x12(\n" +
+	"\x10password_on_wake\x18\x03 \x01(\bR\x0epasswordOnWake\x12\x12\n" +
+	"\x04user\x18\x04 \x01(\tR\x04user\x12@\n" +
+	"\bsettings\x18\x05 \x03(\v2$.rollcall.agent.v1.ScreenLockSettingR\bsettings\"U\n" +
+	"\x11ScreenLockSetting\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\x12\x16\n" +
+	"\x06source\x18\x03 \x01(\tR\x06source\"d\n" +
+	"\x03Usb\x12%\n" +
+	"\x0eunknown_reason\x18\x01 \x01(\tR\runknownReason\x126\n" +
+	"\adevices\x18\x02 \x03(\v2\x1c.rollcall.agent.v1.UsbDeviceR\adevices\"\xca\x01\n" +
 	"\tUsbDevice\x12\x1b\n" +
 	"\tvendor_id\x18\x01 \x01(\tR\bvendorId\x12\x1d\n" +
 	"\n" +
@@ -1570,10 +2013,13 @@ const file_agent_v1_agent_proto_rawDesc = "" +
 	"\aproduct\x18\x04 \x01(\tR\aproduct\x12\x16\n" +
 	"\x06serial\x18\x05 \x01(\tR\x06serial\x12\x14\n" +
 	"\x05class\x18\x06 \x01(\tR\x05class\x12!\n" +
-	"\fmass_storage\x18\a \x01(\bR\vmassStorage\"B\n" +
-	"\x0eUnknownConcern\x12\x18\n" +
-	"\aconcern\x18\x01 \x01(\tR\aconcern\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason2\xf7\x02\n" +
+	"\fmass_storage\x18\a \x01(\bR\vmassStorage\"\xc8\x01\n" +
+	"\bUsbEvent\x124\n" +
+	"\x06device\x18\x01 \x01(\v2\x1c.rollcall.agent.v1.UsbDeviceR\x06device\x12\x12\n" +
+	"\x04user\x18\x02 \x01(\tR\x04user\x129\n" +
+	"\n" +
+	"first_seen\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tfirstSeen\x127\n" +
+	"\tlast_seen\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\blastSeen2\xf7\x02\n" +
 	"\fAgentService\x12M\n" +
 	"\x06Enroll\x12 .rollcall.agent.v1.EnrollRequest\x1a!.rollcall.agent.v1.EnrollResponse\x12P\n" +
 	"\aCheckIn\x12!.rollcall.agent.v1.CheckInRequest\x1a\".rollcall.agent.v1.CheckInResponse\x12Y\n" +
@@ -1593,7 +2039,7 @@ func file_agent_v1_agent_proto_rawDescGZIP() []byte {
 	return file_agent_v1_agent_proto_rawDescData
 }
 
-var file_agent_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_agent_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_agent_v1_agent_proto_goTypes = []any{
 	(*EnrollmentToken)(nil),          // 0: rollcall.agent.v1.EnrollmentToken
 	(*EnrollRequest)(nil),            // 1: rollcall.agent.v1.EnrollRequest
@@ -1610,50 +2056,63 @@ var file_agent_v1_agent_proto_goTypes = []any{
 	(*Hardware)(nil),                 // 12: rollcall.agent.v1.Hardware
 	(*Disk)(nil),                     // 13: rollcall.agent.v1.Disk
 	(*Posture)(nil),                  // 14: rollcall.agent.v1.Posture
-	(*AntivirusProduct)(nil),         // 15: rollcall.agent.v1.AntivirusProduct
-	(*Volume)(nil),                   // 16: rollcall.agent.v1.Volume
-	(*ScreenLock)(nil),               // 17: rollcall.agent.v1.ScreenLock
-	(*UsbDevice)(nil),                // 18: rollcall.agent.v1.UsbDevice
-	(*UnknownConcern)(nil),           // 19: rollcall.agent.v1.UnknownConcern
-	(*timestamppb.Timestamp)(nil),    // 20: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),      // 21: google.protobuf.Duration
-	(*structpb.Struct)(nil),          // 22: google.protobuf.Struct
+	(*Antivirus)(nil),                // 15: rollcall.agent.v1.Antivirus
+	(*AntivirusProduct)(nil),         // 16: rollcall.agent.v1.AntivirusProduct
+	(*Encryption)(nil),               // 17: rollcall.agent.v1.Encryption
+	(*Volume)(nil),                   // 18: rollcall.agent.v1.Volume
+	(*RecoveryKey)(nil),              // 19: rollcall.agent.v1.RecoveryKey
+	(*ScreenLock)(nil),               // 20: rollcall.agent.v1.ScreenLock
+	(*ScreenLockSetting)(nil),        // 21: rollcall.agent.v1.ScreenLockSetting
+	(*Usb)(nil),                      // 22: rollcall.agent.v1.Usb
+	(*UsbDevice)(nil),                // 23: rollcall.agent.v1.UsbDevice
+	(*UsbEvent)(nil),                 // 24: rollcall.agent.v1.UsbEvent
+	(*timestamppb.Timestamp)(nil),    // 25: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),      // 26: google.protobuf.Duration
+	(*structpb.Struct)(nil),          // 27: google.protobuf.Struct
 }
 var file_agent_v1_agent_proto_depIdxs = []int32{
 	11, // 0: rollcall.agent.v1.EnrollRequest.report:type_name -> rollcall.agent.v1.Report
-	20, // 1: rollcall.agent.v1.EnrollResponse.certificate_not_after:type_name -> google.protobuf.Timestamp
-	21, // 2: rollcall.agent.v1.EnrollResponse.check_in_interval:type_name -> google.protobuf.Duration
+	25, // 1: rollcall.agent.v1.EnrollResponse.certificate_not_after:type_name -> google.protobuf.Timestamp
+	26, // 2: rollcall.agent.v1.EnrollResponse.check_in_interval:type_name -> google.protobuf.Duration
 	11, // 3: rollcall.agent.v1.CheckInRequest.report:type_name -> rollcall.agent.v1.Report
-	20, // 4: rollcall.agent.v1.CheckInRequest.collected_at:type_name -> google.protobuf.Timestamp
-	21, // 5: rollcall.agent.v1.CheckInResponse.check_in_interval:type_name -> google.protobuf.Duration
+	25, // 4: rollcall.agent.v1.CheckInRequest.collected_at:type_name -> google.protobuf.Timestamp
+	26, // 5: rollcall.agent.v1.CheckInResponse.check_in_interval:type_name -> google.protobuf.Duration
 	10, // 6: rollcall.agent.v1.SendEventsRequest.events:type_name -> rollcall.agent.v1.Event
 	7,  // 7: rollcall.agent.v1.SendEventsResponse.rejected:type_name -> rollcall.agent.v1.RejectedEvent
-	20, // 8: rollcall.agent.v1.RenewCertificateResponse.certificate_not_after:type_name -> google.protobuf.Timestamp
-	20, // 9: rollcall.agent.v1.Event.occurred_at:type_name -> google.protobuf.Timestamp
-	22, // 10: rollcall.agent.v1.Event.payload:type_name -> google.protobuf.Struct
-	12, // 11: rollcall.agent.v1.Report.hardware:type_name -> rollcall.agent.v1.Hardware
-	14, // 12: rollcall.agent.v1.Report.posture:type_name -> rollcall.agent.v1.Posture
-	20, // 13: rollcall.agent.v1.Hardware.os_install_date:type_name -> google.protobuf.Timestamp
-	13, // 14: rollcall.agent.v1.Hardware.disks:type_name -> rollcall.agent.v1.Disk
-	15, // 15: rollcall.agent.v1.Posture.antivirus:type_name -> rollcall.agent.v1.AntivirusProduct
-	16, // 16: rollcall.agent.v1.Posture.volumes:type_name -> rollcall.agent.v1.Volume
-	17, // 17: rollcall.agent.v1.Posture.screen_lock:type_name -> rollcall.agent.v1.ScreenLock
-	18, // 18: rollcall.agent.v1.Posture.usb_devices:type_name -> rollcall.agent.v1.UsbDevice
-	19, // 19: rollcall.agent.v1.Posture.unknown:type_name -> rollcall.agent.v1.UnknownConcern
-	20, // 20: rollcall.agent.v1.AntivirusProduct.signature_updated:type_name -> google.protobuf.Timestamp
-	1,  // 21: rollcall.agent.v1.AgentService.Enroll:input_type -> rollcall.agent.v1.EnrollRequest
-	3,  // 22: rollcall.agent.v1.AgentService.CheckIn:input_type -> rollcall.agent.v1.CheckInRequest
-	5,  // 23: rollcall.agent.v1.AgentService.SendEvents:input_type -> rollcall.agent.v1.SendEventsRequest
-	8,  // 24: rollcall.agent.v1.AgentService.RenewCertificate:input_type -> rollcall.agent.v1.RenewCertificateRequest
-	2,  // 25: rollcall.agent.v1.AgentService.Enroll:output_type -> rollcall.agent.v1.EnrollResponse
-	4,  // 26: rollcall.agent.v1.AgentService.CheckIn:output_type -> rollcall.agent.v1.CheckInResponse
-	6,  // 27: rollcall.agent.v1.AgentService.SendEvents:output_type -> rollcall.agent.v1.SendEventsResponse
-	9,  // 28: rollcall.agent.v1.AgentService.RenewCertificate:output_type -> rollcall.agent.v1.RenewCertificateResponse
-	25, // [25:29] is the sub-list for method output_type
-	21, // [21:25] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	25, // 8: rollcall.agent.v1.RenewCertificateResponse.certificate_not_after:type_name -> google.protobuf.Timestamp
+	25, // 9: rollcall.agent.v1.Event.occurred_at:type_name -> google.protobuf.Timestamp
+	27, // 10: rollcall.agent.v1.Event.payload:type_name -> google.protobuf.Struct
+	24, // 11: rollcall.agent.v1.Event.usb:type_name -> rollcall.agent.v1.UsbEvent
+	12, // 12: rollcall.agent.v1.Report.hardware:type_name -> rollcall.agent.v1.Hardware
+	14, // 13: rollcall.agent.v1.Report.posture:type_name -> rollcall.agent.v1.Posture
+	25, // 14: rollcall.agent.v1.Hardware.os_install_date:type_name -> google.protobuf.Timestamp
+	13, // 15: rollcall.agent.v1.Hardware.disks:type_name -> rollcall.agent.v1.Disk
+	15, // 16: rollcall.agent.v1.Posture.antivirus:type_name -> rollcall.agent.v1.Antivirus
+	17, // 17: rollcall.agent.v1.Posture.encryption:type_name -> rollcall.agent.v1.Encryption
+	20, // 18: rollcall.agent.v1.Posture.screen_lock:type_name -> rollcall.agent.v1.ScreenLock
+	22, // 19: rollcall.agent.v1.Posture.usb:type_name -> rollcall.agent.v1.Usb
+	16, // 20: rollcall.agent.v1.Antivirus.products:type_name -> rollcall.agent.v1.AntivirusProduct
+	25, // 21: rollcall.agent.v1.AntivirusProduct.signature_updated:type_name -> google.protobuf.Timestamp
+	18, // 22: rollcall.agent.v1.Encryption.volumes:type_name -> rollcall.agent.v1.Volume
+	19, // 23: rollcall.agent.v1.Encryption.recovery_keys:type_name -> rollcall.agent.v1.RecoveryKey
+	21, // 24: rollcall.agent.v1.ScreenLock.settings:type_name -> rollcall.agent.v1.ScreenLockSetting
+	23, // 25: rollcall.agent.v1.Usb.devices:type_name -> rollcall.agent.v1.UsbDevice
+	23, // 26: rollcall.agent.v1.UsbEvent.device:type_name -> rollcall.agent.v1.UsbDevice
+	25, // 27: rollcall.agent.v1.UsbEvent.first_seen:type_name -> google.protobuf.Timestamp
+	25, // 28: rollcall.agent.v1.UsbEvent.last_seen:type_name -> google.protobuf.Timestamp
+	1,  // 29: rollcall.agent.v1.AgentService.Enroll:input_type -> rollcall.agent.v1.EnrollRequest
+	3,  // 30: rollcall.agent.v1.AgentService.CheckIn:input_type -> rollcall.agent.v1.CheckInRequest
+	5,  // 31: rollcall.agent.v1.AgentService.SendEvents:input_type -> rollcall.agent.v1.SendEventsRequest
+	8,  // 32: rollcall.agent.v1.AgentService.RenewCertificate:input_type -> rollcall.agent.v1.RenewCertificateRequest
+	2,  // 33: rollcall.agent.v1.AgentService.Enroll:output_type -> rollcall.agent.v1.EnrollResponse
+	4,  // 34: rollcall.agent.v1.AgentService.CheckIn:output_type -> rollcall.agent.v1.CheckInResponse
+	6,  // 35: rollcall.agent.v1.AgentService.SendEvents:output_type -> rollcall.agent.v1.SendEventsResponse
+	9,  // 36: rollcall.agent.v1.AgentService.RenewCertificate:output_type -> rollcall.agent.v1.RenewCertificateResponse
+	33, // [33:37] is the sub-list for method output_type
+	29, // [29:33] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_agent_v1_agent_proto_init() }
@@ -1667,7 +2126,7 @@ func file_agent_v1_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agent_v1_agent_proto_rawDesc), len(file_agent_v1_agent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,0 +1,264 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rollcall/rollcall/inventory"
+)
+
+// policyFor returns the compliance policy of a school. Every school has
+// the default policy until schools can set their own.
+func policyFor(uuid.UUID) inventory.Policy { return inventory.DefaultPolicy() }
+
+// latestPosture returns a device's newest posture, or nil when it has sent
+// none.
+func latestPosture(ctx context.Context, store inventory.DeviceStore, id uuid.UUID) (*inventory.Posture, error) {
+	snap, err := store.FindLatestPosture(ctx, id)
+	if inventory.ErrorCode(err) == inventory.ENOTFOUND {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &snap.Posture, nil
+}
+
+// judge returns the compliance of device d with posture p now.
+func judge(d *inventory.Device, p *inventory.Posture) inventory.Compliance {
+	return inventory.Judge(policyFor(d.SchoolID), p, d.LastSeenAt, time.Now())
+}
+
+// visibleSchools returns the IDs of the schools the viewer may see.
+func visibleSchools(ctx context.Context, store inventory.SchoolStore) ([]uuid.UUID, error) {
+	if ids := viewerOf(ctx).schools; ids != nil {
+		return ids, nil
+	}
+	all, err := store.FindSchools(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]uuid.UUID, 0, len(all))
+	for _, s := range all {
+		ids = append(ids, s.ID)
+	}
+	return ids, nil
+}
+
+// eventJSON is an event as the REST API shows it.
+type eventJSON struct {
+	ID         string          `json:"id"`
+	DeviceID   string          `json:"device_id"`
+	SchoolID   string          `json:"school_id"`
+	Type       string          `json:"type"`
+	OccurredAt time.Time       `json:"occurred_at"`
+	ReceivedAt time.Time       `json:"received_at"`
+	Payload    json.RawMessage `json:"payload"`
+	// NeedsReview marks a mass-storage insertion the school's policy
+	// flags for review; only in the USB event list.
+	NeedsReview *bool `json:"needs_review,omitempty"`
+}
+
+func toEventJSON(e *inventory.Event) eventJSON {
+	p := e.Payload
+	if p == nil {
+		p = json.RawMessage("null")
+	}
+	return eventJSON{
+		ID: e.ID.String(), DeviceID: e.DeviceID.String(), SchoolID: e.SchoolID.String(),
+		Type: e.Type, OccurredAt: e.OccurredAt, ReceivedAt: e.ReceivedAt, Payload: p,
+	}
+}
+
+// eventFilter reads ?type=, ?since=, ?until= and ?limit= into f.
+func eventFilter(r *http.Request, f inventory.EventFilter) (inventory.EventFilter, error) {
+	q := r.URL.Query()
+	f.TypePrefix = q.Get("type")
+	for _, b := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		if s := q.Get(b.name); s != "" {
+			t, err := time.Parse(time.RFC3339, s)
+			if err != nil {
+				return f, inventory.Errorf(inventory.EINVALID, "%s: %q is not an RFC 3339 time such as 2026-11-22T09:00:00Z", b.name, s)
+			}
+			*b.dst = t
+		}
+	}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > inventory.MaxPageSize {
+			return f, inventory.Errorf(inventory.EINVALID, "limit: give a number from 1 to %d", inventory.MaxPageSize)
+		}
+		f.Limit = n
+	}
+	return f, nil
+}
+
+// writeEvents answers with the events f selects. Pages are bounded by
+// ?until=: the next page is asked for with the oldest time returned.
+func writeEvents(w http.ResponseWriter, r *http.Request, logger *slog.Logger, store inventory.Store, f inventory.EventFilter, mark func(*eventJSON)) {
+	events, err := store.FindEvents(r.Context(), f)
+	if err != nil {
+		writeError(w, r, logger, err)
+		return
+	}
+	out := listJSON[eventJSON]{Items: make([]eventJSON, 0, len(events))}
+	for _, e := range events {
+		j := toEventJSON(e)
+		if mark != nil {
+			mark(&j)
+		}
+		out.Items = append(out.Items, j)
+	}
+	if len(events) == (inventory.DeviceFilter{Limit: f.Limit}).PageLimit() {
+		out.Next = events[len(events)-1].OccurredAt.UTC().Format(time.RFC3339Nano)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func handleDeviceEvents(logger *slog.Logger, store inventory.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d, ok := visibleDevice(w, r, logger, store)
+		if !ok {
+			return
+		}
+		f, err := eventFilter(r, inventory.EventFilter{DeviceID: d.ID})
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		writeEvents(w, r, logger, store, f, nil)
+	})
+}
+
+func handleUSBEvents(logger *slog.Logger, store inventory.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		schools, err := visibleSchools(r.Context(), store)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		f, err := eventFilter(r, inventory.EventFilter{SchoolIDs: schools})
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		if f.TypePrefix == "" {
+			f.TypePrefix = "usb."
+		} else if len(f.TypePrefix) < 4 || f.TypePrefix[:4] != "usb." {
+			writeError(w, r, logger, inventory.Errorf(inventory.EINVALID, "type: %q is not a USB event type (usb.inserted, usb.removed, usb.recorded)", f.TypePrefix))
+			return
+		}
+		writeEvents(w, r, logger, store, f, func(e *eventJSON) {
+			var body inventory.USBEvent
+			_ = json.Unmarshal(e.Payload, &body)
+			review := policyFor(uuid.MustParse(e.SchoolID)).FlagMassStorage && body.Device.MassStorage && e.Type != inventory.EventUSBRemoved
+			e.NeedsReview = &review
+		})
+	})
+}
+
+// ruleCountJSON counts one rule's verdicts in a school.
+type ruleCountJSON struct {
+	Rule         string `json:"rule"`
+	Compliant    int    `json:"compliant"`
+	Noncompliant int    `json:"noncompliant"`
+	Unknown      int    `json:"unknown"`
+	NotRequired  int    `json:"not_required"`
+}
+
+// schoolComplianceJSON is one school's compliance summary.
+type schoolComplianceJSON struct {
+	SchoolID     string           `json:"school_id"`
+	School       string           `json:"school"`
+	Policy       inventory.Policy `json:"policy"`
+	Devices      int              `json:"devices"`
+	Compliant    int              `json:"compliant"`
+	Noncompliant int              `json:"noncompliant"`
+	Unknown      int              `json:"unknown"`
+	Rules        []*ruleCountJSON `json:"rules"`
+	counts       map[string]*ruleCountJSON
+}
+
+func handleCompliance(logger *slog.Logger, store inventory.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		ids, err := visibleSchools(ctx, store)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		out := listJSON[*schoolComplianceJSON]{Items: []*schoolComplianceJSON{}}
+		for _, id := range ids {
+			s, err := store.FindSchoolByID(ctx, id)
+			if err != nil {
+				writeError(w, r, logger, err)
+				return
+			}
+			sum := &schoolComplianceJSON{SchoolID: id.String(), School: s.Slug, Policy: policyFor(id), counts: map[string]*ruleCountJSON{}}
+			for _, rule := range inventory.Rules {
+				sum.counts[rule] = &ruleCountJSON{Rule: rule}
+				sum.Rules = append(sum.Rules, sum.counts[rule])
+			}
+			if err := summarise(ctx, store, sum); err != nil {
+				writeError(w, r, logger, err)
+				return
+			}
+			out.Items = append(out.Items, sum)
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+// summarise judges every device of the school in sum and counts the
+// verdicts.
+func summarise(ctx context.Context, store inventory.Store, sum *schoolComplianceJSON) error {
+	f := inventory.DeviceFilter{SchoolIDs: []uuid.UUID{uuid.MustParse(sum.SchoolID)}, Limit: inventory.MaxPageSize}
+	for {
+		devices, err := store.FindDevices(ctx, f)
+		if err != nil {
+			return err
+		}
+		for _, d := range devices {
+			p, err := latestPosture(ctx, store, d.ID)
+			if err != nil {
+				return err
+			}
+			c := judge(d, p)
+			sum.Devices++
+			switch c.Status {
+			case inventory.StatusCompliant:
+				sum.Compliant++
+			case inventory.StatusNoncompliant:
+				sum.Noncompliant++
+			default:
+				sum.Unknown++
+			}
+			for _, rr := range c.Rules {
+				n := sum.counts[rr.Rule]
+				switch rr.Status {
+				case inventory.StatusCompliant:
+					n.Compliant++
+				case inventory.StatusNoncompliant:
+					n.Noncompliant++
+				case inventory.StatusUnknown:
+					n.Unknown++
+				default:
+					n.NotRequired++
+				}
+			}
+		}
+		if len(devices) < f.PageLimit() {
+			return nil
+		}
+		f.After = devices[len(devices)-1].ID
+	}
+}
