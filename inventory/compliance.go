@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -40,6 +41,20 @@ func DefaultPolicy() Policy {
 		MaxDaysUnseen:         7,
 		FlagMassStorage:       true,
 	}
+}
+
+// DecodePolicy reads a policy stored as JSON; empty means the default.
+// Settings missing from the document keep their default values, so a
+// policy stored before a setting existed gets that setting's default.
+func DecodePolicy(b []byte) (Policy, error) {
+	p := DefaultPolicy()
+	if len(b) == 0 {
+		return p, nil
+	}
+	if err := json.Unmarshal(b, &p); err != nil {
+		return p, fmt.Errorf("stored policy: %w", err)
+	}
+	return p, nil
 }
 
 // Validate returns an EINVALID error naming the first setting out of range.

@@ -18,6 +18,9 @@ type School struct {
 	Slug      string // short, unique, used on the command line ("st-marys")
 	Name      string
 	CreatedAt time.Time
+	// Policy is the school's compliance policy; a new school has
+	// DefaultPolicy. It is changed only with SetSchoolPolicy.
+	Policy Policy
 }
 
 // SchoolStore keeps schools.
@@ -31,6 +34,9 @@ type SchoolStore interface {
 	FindSchoolBySlug(ctx context.Context, slug string) (*School, error)
 	// FindSchools returns every school ordered by slug.
 	FindSchools(ctx context.Context) ([]*School, error)
+	// SetSchoolPolicy replaces a school's compliance policy. Returns
+	// EINVALID for a policy that fails [Policy.Validate] and ENOTFOUND.
+	SetSchoolPolicy(ctx context.Context, id uuid.UUID, p Policy) error
 }
 
 var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -24,6 +25,7 @@ func (db *DB) CreateSchool(ctx context.Context, s *inventory.School) error {
 		v.CreatedAt = db.now()
 	}
 	v.CreatedAt = utc(v.CreatedAt)
+	v.Policy = inventory.DefaultPolicy() // a new school has the default policy
 	if err := db.inTx(ctx, func(tx pgx.Tx) error { return createSchool(ctx, tx, &v) }); err != nil {
 		return err
 	}
@@ -98,12 +100,42 @@ func findSchoolByID(ctx context.Context, tx pgx.Tx, id uuid.UUID) (*inventory.Sc
 	return s, err
 }
 
-const schoolColumns = `id, slug, name, created_at`
+const schoolColumns = `id, slug, name, created_at, policy`
 
 func scanSchool(row pgx.Row) (*inventory.School, error) {
-	var s inventory.School
-	if err := row.Scan(&s.ID, &s.Slug, &s.Name, timeScanner{&s.CreatedAt}); err != nil {
+	var (
+		s      inventory.School
+		policy []byte
+	)
+	if err := row.Scan(&s.ID, &s.Slug, &s.Name, timeScanner{&s.CreatedAt}, &policy); err != nil {
 		return nil, fmt.Errorf("scan school: %w", err)
 	}
+	p, err := inventory.DecodePolicy(policy)
+	if err != nil {
+		return nil, fmt.Errorf("school %s: %w", s.Slug, err)
+	}
+	s.Policy = p
 	return &s, nil
+}
+
+// SetSchoolPolicy replaces a school's compliance policy. Returns EINVALID
+// for a policy that fails [inventory.Policy.Validate] and ENOTFOUND.
+func (db *DB) SetSchoolPolicy(ctx context.Context, id uuid.UUID, p inventory.Policy) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE schools SET policy = $1 WHERE id = $2`, b, id)
+		if err != nil {
+			return fmt.Errorf("set policy: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return inventory.Errorf(inventory.ENOTFOUND, "school %s not found", id)
+		}
+		return nil
+	})
 }

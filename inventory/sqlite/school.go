@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -25,6 +26,7 @@ func (db *DB) CreateSchool(ctx context.Context, s *inventory.School) error {
 		v.CreatedAt = db.now()
 	}
 	v.CreatedAt = utc(v.CreatedAt)
+	v.Policy = inventory.DefaultPolicy() // a new school has the default policy
 	if err := db.inTx(ctx, func(tx *sql.Tx) error { return createSchool(ctx, tx, &v) }); err != nil {
 		return err
 	}
@@ -99,15 +101,47 @@ func findSchoolByID(ctx context.Context, tx *sql.Tx, id uuid.UUID) (*inventory.S
 	return s, err
 }
 
-const schoolColumns = `id, slug, name, created_at`
+const schoolColumns = `id, slug, name, created_at, policy`
 
 func scanSchool(row rowScanner) (*inventory.School, error) {
-	var s inventory.School
-	if err := row.Scan(&s.ID, &s.Slug, &s.Name, timeScanner{&s.CreatedAt}); err != nil {
+	var (
+		s      inventory.School
+		policy sql.NullString
+	)
+	if err := row.Scan(&s.ID, &s.Slug, &s.Name, timeScanner{&s.CreatedAt}, &policy); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("scan school: %w", err)
 	}
+	p, err := inventory.DecodePolicy([]byte(policy.String))
+	if err != nil {
+		return nil, fmt.Errorf("school %s: %w", s.Slug, err)
+	}
+	s.Policy = p
 	return &s, nil
+}
+
+// SetSchoolPolicy replaces a school's compliance policy. Returns EINVALID
+// for a policy that fails [inventory.Policy.Validate] and ENOTFOUND.
+func (db *DB) SetSchoolPolicy(ctx context.Context, id uuid.UUID, p inventory.Policy) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE schools SET policy = ? WHERE id = ?`, string(b), id)
+		if err != nil {
+			return fmt.Errorf("set policy: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return inventory.Errorf(inventory.ENOTFOUND, "school %s not found", id)
+		}
+		return nil
+	})
 }

@@ -32,11 +32,37 @@ func (su suite) testSchoolStore(t *testing.T) {
 		equal(t, "FindSchoolBySlug", got, s)
 	})
 
+	t.Run("SetSchoolPolicy", func(t *testing.T) {
+		e := su.fresh(t)
+		a, b := e.school("a"), e.school("b")
+		equal(t, "new school's policy", a.Policy, inventory.DefaultPolicy())
+		p := inventory.DefaultPolicy()
+		p.MaxIdleLockMinutes, p.RequireAntivirus, p.MaxDaysUnseen = 5, false, 0
+		if err := e.s.SetSchoolPolicy(e.ctx, a.ID, p); err != nil {
+			t.Fatal(err)
+		}
+		got, err := e.s.FindSchoolByID(e.ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		equal(t, "stored policy", got.Policy, p)
+		other, _ := e.s.FindSchoolBySlug(e.ctx, "b")
+		equal(t, "other school's policy", other.Policy, b.Policy)
+
+		bad := p
+		bad.MaxSignatureAgeDays = 0
+		wantCode(t, e.s.SetSchoolPolicy(e.ctx, a.ID, bad), inventory.EINVALID)
+		got, _ = e.s.FindSchoolByID(e.ctx, a.ID)
+		equal(t, "policy after a refused change", got.Policy, p)
+		wantCode(t, e.s.SetSchoolPolicy(e.ctx, uuid.New(), p), inventory.ENOTFOUND)
+	})
+
 	t.Run("CreateSchool/KeepsGivenIDAndTime", func(t *testing.T) {
 		e := su.fresh(t)
 		s := &inventory.School{ID: uuid.New(), Slug: "a", Name: "A", CreatedAt: t0}
 		want := *s
 		want.CreatedAt = ts(t0)
+		want.Policy = inventory.DefaultPolicy()
 		if err := e.s.CreateSchool(e.ctx, s); err != nil {
 			t.Fatal(err)
 		}

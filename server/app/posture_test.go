@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +16,7 @@ import (
 	"github.com/rollcall/rollcall/agent/outbox"
 	"github.com/rollcall/rollcall/inventory"
 	agentv1 "github.com/rollcall/rollcall/proto/agent/v1"
+	"github.com/rollcall/rollcall/server/admin"
 )
 
 // TestPostureAndCompliance checks that a reported posture is stored and
@@ -123,6 +126,88 @@ func TestUSBEvents(t *testing.T) {
 		var devEvents struct{ Items []struct{ Type string } }
 		if code := h.get(t, "/api/v1/devices/"+id.State.DeviceID+"/events?type=usb.", h.apiToken, &devEvents); code != 200 || len(devEvents.Items) != 1 {
 			t.Errorf("device events = %d %+v, want the one USB event", code, devEvents)
+		}
+	})
+}
+
+// send calls the REST API with method and a JSON body, decoding the
+// answer into v.
+func (h *harness) send(t *testing.T, method, path, token, body string, v any) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, "http://"+h.app.HTTPAddr.String()+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if v != nil {
+		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// TestPolicyChange checks that a school's policy can be read and changed
+// through the API, that bad changes are refused by name, and that a change
+// re-judges the school's devices.
+func TestPolicyChange(t *testing.T) {
+	backends(t, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		id := enroll(t, h.token(t, 1, time.Hour), "SN-POL")
+		rep, _ := report("SN-POL", "LAPTOP-POL")
+		rep.Posture = &agentv1.Posture{ScreenLock: &agentv1.ScreenLock{IdleLockSeconds: 900, PasswordOnWake: true}}
+		if _, err := agentClient(t, id).CheckIn(ctx, &agentv1.CheckInRequest{Report: rep, ReportHash: collect.Hash(rep)}); err != nil {
+			t.Fatal(err)
+		}
+		screenLock := func() inventory.RuleResult {
+			var dev struct{ Compliance inventory.Compliance }
+			h.get(t, "/api/v1/devices/"+id.State.DeviceID, h.apiToken, &dev)
+			for _, r := range dev.Compliance.Rules {
+				if r.Rule == inventory.RuleScreenLock {
+					return r
+				}
+			}
+			t.Fatal("no screen_lock rule")
+			return inventory.RuleResult{}
+		}
+		if r := screenLock(); r.Status != inventory.StatusNoncompliant || !strings.Contains(r.Reason, "limit 10 minutes") {
+			t.Fatalf("under the default policy: %+v", r)
+		}
+
+		const path = "/api/v1/schools/" + inventory.DefaultSchoolSlug + "/policy"
+		var errBody struct{ Error struct{ Message string } }
+		for _, tc := range []struct{ body, want string }{
+			{`{"max_idle_lock_minutes": "twenty"}`, "max_idle_lock_minutes"},
+			{`{"max_idle_lock_minutes": 0}`, "max_idle_lock_minutes"},
+			{`{"lock_screen": true}`, "lock_screen"},
+			{``, "empty"},
+		} {
+			if code := h.send(t, "PUT", path, h.apiToken, tc.body, &errBody); code != 400 || !strings.Contains(errBody.Error.Message, tc.want) {
+				t.Errorf("PUT %s = %d %q, want 400 naming %s", tc.body, code, errBody.Error.Message, tc.want)
+			}
+		}
+		var got inventory.Policy
+		if code := h.send(t, "PUT", path, h.apiToken, `{"max_idle_lock_minutes": 20}`, &got); code != 200 || got.MaxIdleLockMinutes != 20 || !got.RequireEncryption {
+			t.Fatalf("PUT = %d %+v, want 20 minutes and the rest kept", code, got)
+		}
+		if r := screenLock(); r.Status != inventory.StatusCompliant {
+			t.Errorf("after allowing 20 minutes: %+v", r)
+		}
+		if code := h.get(t, path, h.apiToken, &got); code != 200 || got.MaxIdleLockMinutes != 20 {
+			t.Errorf("GET policy = %d %+v", code, got)
+		}
+
+		if _, _, err := admin.AddUser(ctx, h.app.Store, "staff@school.example", "Sam Staff", "staff", ""); err != nil {
+			t.Fatal(err)
+		}
+		staff, err := admin.CreateAPIToken(ctx, h.app.Store, "staff@school.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code := h.send(t, "PUT", path, staff, `{"max_idle_lock_minutes": 60}`, nil); code != 403 {
+			t.Errorf("staff changing the policy = %d, want 403", code)
 		}
 	})
 }

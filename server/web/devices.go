@@ -105,7 +105,7 @@ type deviceDetailJSON struct {
 	Compliance inventory.Compliance `json:"compliance"`
 }
 
-func handleDeviceGet(logger *slog.Logger, store inventory.DeviceStore) http.Handler {
+func handleDeviceGet(logger *slog.Logger, store inventory.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d, ok := visibleDevice(w, r, logger, store)
 		if !ok {
@@ -116,7 +116,12 @@ func handleDeviceGet(logger *slog.Logger, store inventory.DeviceStore) http.Hand
 			writeError(w, r, logger, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, deviceDetailJSON{deviceJSON: toDeviceJSON(d), Posture: p, Compliance: judge(d, p)})
+		policy, err := newPolicies(store).of(r.Context(), d.SchoolID)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, deviceDetailJSON{deviceJSON: toDeviceJSON(d), Posture: p, Compliance: judge(policy, d, p)})
 	})
 }
 

@@ -13,9 +13,28 @@ import (
 	"github.com/rollcall/rollcall/inventory"
 )
 
-// policyFor returns the compliance policy of a school. Every school has
-// the default policy until schools can set their own.
-func policyFor(uuid.UUID) inventory.Policy { return inventory.DefaultPolicy() }
+// policies loads schools' compliance policies once each per request.
+type policies struct {
+	store inventory.SchoolStore
+	got   map[uuid.UUID]inventory.Policy
+}
+
+func newPolicies(store inventory.SchoolStore) *policies {
+	return &policies{store: store, got: map[uuid.UUID]inventory.Policy{}}
+}
+
+// of returns the policy of school id.
+func (p *policies) of(ctx context.Context, id uuid.UUID) (inventory.Policy, error) {
+	if pol, ok := p.got[id]; ok {
+		return pol, nil
+	}
+	s, err := p.store.FindSchoolByID(ctx, id)
+	if err != nil {
+		return inventory.Policy{}, err
+	}
+	p.got[id] = s.Policy
+	return s.Policy, nil
+}
 
 // latestPosture returns a device's newest posture, or nil when it has sent
 // none.
@@ -30,9 +49,10 @@ func latestPosture(ctx context.Context, store inventory.DeviceStore, id uuid.UUI
 	return &snap.Posture, nil
 }
 
-// judge returns the compliance of device d with posture p now.
-func judge(d *inventory.Device, p *inventory.Posture) inventory.Compliance {
-	return inventory.Judge(policyFor(d.SchoolID), p, d.LastSeenAt, time.Now())
+// judge returns the compliance of device d with posture p now under its
+// school's policy.
+func judge(policy inventory.Policy, d *inventory.Device, p *inventory.Posture) inventory.Compliance {
+	return inventory.Judge(policy, p, d.LastSeenAt, time.Now())
 }
 
 // visibleSchools returns the IDs of the schools the viewer may see.
@@ -104,7 +124,7 @@ func eventFilter(r *http.Request, f inventory.EventFilter) (inventory.EventFilte
 
 // writeEvents answers with the events f selects. Pages are bounded by
 // ?until=: the next page is asked for with the oldest time returned.
-func writeEvents(w http.ResponseWriter, r *http.Request, logger *slog.Logger, store inventory.Store, f inventory.EventFilter, mark func(*eventJSON)) {
+func writeEvents(w http.ResponseWriter, r *http.Request, logger *slog.Logger, store inventory.Store, f inventory.EventFilter, mark func(*eventJSON) error) {
 	events, err := store.FindEvents(r.Context(), f)
 	if err != nil {
 		writeError(w, r, logger, err)
@@ -114,7 +134,10 @@ func writeEvents(w http.ResponseWriter, r *http.Request, logger *slog.Logger, st
 	for _, e := range events {
 		j := toEventJSON(e)
 		if mark != nil {
-			mark(&j)
+			if err := mark(&j); err != nil {
+				writeError(w, r, logger, err)
+				return
+			}
 		}
 		out.Items = append(out.Items, j)
 	}
@@ -157,11 +180,17 @@ func handleUSBEvents(logger *slog.Logger, store inventory.Store) http.Handler {
 			writeError(w, r, logger, inventory.Errorf(inventory.EINVALID, "type: %q is not a USB event type (usb.inserted, usb.removed, usb.recorded)", f.TypePrefix))
 			return
 		}
-		writeEvents(w, r, logger, store, f, func(e *eventJSON) {
+		pols := newPolicies(store)
+		writeEvents(w, r, logger, store, f, func(e *eventJSON) error {
 			var body inventory.USBEvent
 			_ = json.Unmarshal(e.Payload, &body)
-			review := policyFor(uuid.MustParse(e.SchoolID)).FlagMassStorage && body.Device.MassStorage && e.Type != inventory.EventUSBRemoved
+			pol, err := pols.of(r.Context(), uuid.MustParse(e.SchoolID))
+			if err != nil {
+				return err
+			}
+			review := pol.FlagMassStorage && body.Device.MassStorage && e.Type != inventory.EventUSBRemoved
 			e.NeedsReview = &review
+			return nil
 		})
 	})
 }
@@ -203,7 +232,7 @@ func handleCompliance(logger *slog.Logger, store inventory.Store) http.Handler {
 				writeError(w, r, logger, err)
 				return
 			}
-			sum := &schoolComplianceJSON{SchoolID: id.String(), School: s.Slug, Policy: policyFor(id), counts: map[string]*ruleCountJSON{}}
+			sum := &schoolComplianceJSON{SchoolID: id.String(), School: s.Slug, Policy: s.Policy, counts: map[string]*ruleCountJSON{}}
 			for _, rule := range inventory.Rules {
 				sum.counts[rule] = &ruleCountJSON{Rule: rule}
 				sum.Rules = append(sum.Rules, sum.counts[rule])
@@ -232,7 +261,7 @@ func summarise(ctx context.Context, store inventory.Store, sum *schoolCompliance
 			if err != nil {
 				return err
 			}
-			c := judge(d, p)
+			c := judge(sum.Policy, d, p)
 			sum.Devices++
 			switch c.Status {
 			case inventory.StatusCompliant:

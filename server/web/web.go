@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -49,6 +50,8 @@ func addRoutes(mux *http.ServeMux, logger *slog.Logger, store inventory.Store, g
 	mux.Handle("GET /api/v1/devices/{id}/events", api(handleDeviceEvents(logger, store)))
 	mux.Handle("GET /api/v1/usb-events", api(handleUSBEvents(logger, store)))
 	mux.Handle("GET /api/v1/compliance", api(handleCompliance(logger, store)))
+	mux.Handle("GET /api/v1/schools/{slug}/policy", api(handlePolicyGet(logger, store)))
+	mux.Handle("PUT /api/v1/schools/{slug}/policy", api(handlePolicyPut(logger, store)))
 	mux.Handle("GET /{$}", requirePassword(logger, store)(handleDevicePage(logger, store)))
 	mux.Handle("/api/", handleAPINotFound(logger))
 }
@@ -78,6 +81,18 @@ func handleAPINotFound(logger *slog.Logger) http.Handler {
 type viewer struct {
 	user    *inventory.User
 	schools []uuid.UUID // nil means every school
+	grants  []inventory.RoleGrant
+}
+
+// holds reports whether the viewer holds one of roles in school id; an
+// organisation admin holds every role everywhere.
+func (v viewer) holds(id uuid.UUID, roles ...inventory.Role) bool {
+	for _, g := range v.grants {
+		if g.Role == inventory.RoleOrgAdmin || g.SchoolID == id && slices.Contains(roles, g.Role) {
+			return true
+		}
+	}
+	return false
 }
 
 type viewerKey struct{}
@@ -93,7 +108,7 @@ func resolveViewer(ctx context.Context, store inventory.UserStore, u *inventory.
 	if err != nil {
 		return viewer{}, err
 	}
-	v := viewer{user: u, schools: []uuid.UUID{}}
+	v := viewer{user: u, schools: []uuid.UUID{}, grants: grants}
 	for _, g := range grants {
 		if g.Role == inventory.RoleOrgAdmin {
 			v.schools = nil

@@ -37,6 +37,8 @@ Usage:
   rollcall enroll-token create --data-dir D [--school S] [--uses N] [--ttl DURATION]
   rollcall api-token create --data-dir D --email E
   rollcall school add --data-dir D --slug S --name N
+  rollcall policy show --data-dir D [--school S]
+  rollcall policy set --data-dir D [--school S] [--max-idle-lock-minutes N] [--require-encryption=false] ...
   rollcall migrate --data-dir D [--db URL]
   rollcall demo [--data-dir D]
   rollcall version
@@ -55,7 +57,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return flag.ErrHelp
 	}
 	cmd, rest := args[1], args[2:]
-	if len(rest) > 0 && (cmd == "user" || cmd == "enroll-token" || cmd == "api-token" || cmd == "school") {
+	if len(rest) > 0 && (cmd == "user" || cmd == "enroll-token" || cmd == "api-token" || cmd == "school" || cmd == "policy") {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	e := env{getenv: getenv, stdout: stdout, stderr: stderr}
@@ -70,6 +72,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return e.apiTokenCreate(ctx, rest)
 	case "school add":
 		return e.schoolAdd(ctx, rest)
+	case "policy show":
+		return e.policyShow(ctx, rest)
+	case "policy set":
+		return e.policySet(ctx, rest)
 	case "migrate":
 		return e.migrate(ctx, rest)
 	case "demo":
