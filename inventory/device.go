@@ -62,6 +62,10 @@ type CheckIn struct {
 	Hash     string    // hex SHA-256 of the report as the agent serialised it
 	Report   *Report   // nil for a heartbeat
 	At       time.Time // when the server received it
+	// RecoveryKeys are the report's recovery keys, sealed. With a full
+	// report whose encryption was read, keys no longer reported are
+	// retired.
+	RecoveryKeys []EscrowedKey
 }
 
 // DeviceStore keeps devices and their check-ins.
@@ -88,4 +92,24 @@ type PostureSnapshot struct {
 	Hash       string
 	Posture    Posture
 	ReceivedAt time.Time
+}
+
+// EscrowedKey is a BitLocker recovery password held for a device, sealed
+// by the server before it reaches the store: the store never sees it in
+// the clear.
+type EscrowedKey struct {
+	DeviceID    uuid.UUID
+	ProtectorID string
+	Volume      string
+	Sealed      []byte
+	FirstSeenAt time.Time
+	LastSeenAt  time.Time
+	RetiredAt   time.Time // zero while the agent still reports the protector
+}
+
+// EscrowStore keeps recovery keys.
+type EscrowStore interface {
+	// FindRecoveryKeys returns a device's recovery keys, current and
+	// retired, ordered by volume and protector.
+	FindRecoveryKeys(ctx context.Context, deviceID uuid.UUID) ([]*EscrowedKey, error)
 }

@@ -71,6 +71,8 @@ type EnrollRequest struct {
 	ReportHash string     // hash of Report as the agent serialised it
 	Enrollment Enrollment // ID, CertSerial and CertNotAfter set by the caller
 	At         time.Time
+	// RecoveryKeys are the report's recovery keys, sealed.
+	RecoveryKeys []EscrowedKey
 }
 
 // EnrollmentStore keeps enrolment tokens and the enrolments made with them.

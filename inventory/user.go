@@ -117,6 +117,7 @@ type Store interface {
 	SchoolStore
 	DeviceStore
 	EnrollmentStore
+	EscrowStore
 	EventStore
 	UserStore
 	Close() error

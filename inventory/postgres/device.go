@@ -145,7 +145,16 @@ func recordReport(ctx context.Context, tx pgx.Tx, c inventory.CheckIn) error {
 	if tag.RowsAffected() == 0 {
 		return inventory.Errorf(inventory.ENOTFOUND, "device %s not found", c.DeviceID)
 	}
-	return insertPosture(ctx, tx, c.DeviceID, c.Hash, &c.Report.Posture, c.At)
+	if err := insertPosture(ctx, tx, c.DeviceID, c.Hash, &c.Report.Posture, c.At); err != nil {
+		return err
+	}
+	return saveRecoveryKeys(ctx, tx, c.DeviceID, c.RecoveryKeys, encryptionRead(c.Report), c.At)
+}
+
+// encryptionRead reports whether r says what encryption the device has,
+// so that recovery keys it does not list are gone.
+func encryptionRead(r *inventory.Report) bool {
+	return r.Posture.Encryption != nil && r.Posture.Encryption.UnknownReason == ""
 }
 
 // insertPosture stores a posture snapshot received at at.

@@ -129,6 +129,9 @@ func enrollDevice(ctx context.Context, tx *sql.Tx, r *inventory.EnrollRequest, e
 	if err != nil {
 		return nil, fmt.Errorf("upsert device: %w", err)
 	}
+	if err := saveRecoveryKeys(ctx, tx, d.ID, r.RecoveryKeys, encryptionRead(&r.Report), r.At); err != nil {
+		return nil, err
+	}
 	if err := insertPosture(ctx, tx, d.ID, r.ReportHash, &r.Report.Posture, r.At); err != nil {
 		return nil, err
 	}

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) inventory.Store) {
 	t.Run("EnrollmentStore", su.testEnrollmentStore)
 	t.Run("DeviceStore", su.testDeviceStore)
 	t.Run("EventStore", su.testEventStore)
+	t.Run("EscrowStore", su.testEscrowStore)
 	t.Run("UserStore", su.testUserStore)
 	t.Run("Time", su.testTime)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/rollcall/rollcall/inventory"
 	"github.com/rollcall/rollcall/server/grpcapi"
 	"github.com/rollcall/rollcall/server/pki"
+	"github.com/rollcall/rollcall/server/vault"
 	"github.com/rollcall/rollcall/server/web"
 )
 
@@ -105,7 +106,13 @@ func (a *App) start(ctx context.Context, o Options, cfg Config) error {
 	if o.CheckInInterval > 0 {
 		opts = append(opts, grpcapi.WithCheckInInterval(o.CheckInInterval))
 	}
-	a.grpc = grpcapi.New(a.logger, a.Store, ca, opts...).NewGRPCServer(cert)
+	v, err := vault.LoadOrCreate(o.DataDir)
+	if err != nil {
+		agentLn.Close()
+		httpLn.Close()
+		return fmt.Errorf("vault: %w", err)
+	}
+	a.grpc = grpcapi.New(a.logger, a.Store, ca, v, opts...).NewGRPCServer(cert)
 	a.http = &http.Server{
 		Handler:           web.NewServer(a.logger, a.Store, reg),
 		ReadHeaderTimeout: 10 * time.Second,

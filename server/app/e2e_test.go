@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -10,10 +11,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -58,11 +61,30 @@ type harness struct {
 	stop     context.CancelFunc
 	done     chan error
 	apiToken string
+	logs     *syncBuffer // everything the server logged
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func start(t *testing.T, db string) *harness {
 	t.Helper()
-	h := &harness{t: t, dataDir: t.TempDir(), db: db}
+	h := &harness{t: t, dataDir: t.TempDir(), db: db, logs: &syncBuffer{}}
 	h.startApp("127.0.0.1:0")
 	_, _, err := admin.AddUser(context.Background(), h.app.Store, "tech@school.example", "Tess Tech", "technician", "")
 	if err != nil {
@@ -81,6 +103,7 @@ func (h *harness) startApp(agentAddr string) {
 	a, err := app.Start(ctx, app.Options{
 		DataDir: h.dataDir,
 		Config:  app.Config{DB: h.db, AgentAddr: agentAddr, HTTPAddr: "127.0.0.1:0"},
+		Logger:  slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
 		cancel()

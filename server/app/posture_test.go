@@ -3,12 +3,15 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"io/fs"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/rollcall/rollcall/agent/client"
@@ -17,6 +20,8 @@ import (
 	"github.com/rollcall/rollcall/inventory"
 	agentv1 "github.com/rollcall/rollcall/proto/agent/v1"
 	"github.com/rollcall/rollcall/server/admin"
+	"github.com/rollcall/rollcall/server/grpcapi"
+	"github.com/rollcall/rollcall/server/vault"
 )
 
 // TestPostureAndCompliance checks that a reported posture is stored and
@@ -208,6 +213,61 @@ func TestPolicyChange(t *testing.T) {
 		}
 		if code := h.send(t, "PUT", path, staff, `{"max_idle_lock_minutes": 60}`, nil); code != 403 {
 			t.Errorf("staff changing the policy = %d, want 403", code)
+		}
+	})
+}
+
+// TestRecoveryKeyEscrow checks that a BitLocker recovery password sent by
+// the agent is stored sealed, opens with the server's vault key, and is
+// never written in the clear to the data directory or the log.
+func TestRecoveryKeyEscrow(t *testing.T) {
+	backends(t, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		const password = "318923-427801-520905-636834-710919-823086-914144-033528"
+		id := enroll(t, h.token(t, 1, time.Hour), "SN-KEY")
+		rep, _ := report("SN-KEY", "LAPTOP-KEY")
+		rep.Posture = &agentv1.Posture{Encryption: &agentv1.Encryption{
+			Volumes:      []*agentv1.Volume{{Name: "C:", OsVolume: true, State: "encrypted", Protection: "on", KeyProtectors: []string{"tpm", "numerical_password"}}},
+			RecoveryKeys: []*agentv1.RecoveryKey{{Volume: "C:", ProtectorId: "{5E1F-0001}", NumericalPassword: password}},
+		}}
+		if _, err := agentClient(t, id).CheckIn(ctx, &agentv1.CheckInRequest{Report: rep, ReportHash: collect.Hash(rep)}); err != nil {
+			t.Fatal(err)
+		}
+		keys, err := h.app.Store.FindRecoveryKeys(ctx, uuid.MustParse(id.State.DeviceID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(keys) != 1 || keys[0].ProtectorID != "{5E1F-0001}" || keys[0].Volume != "C:" {
+			t.Fatalf("escrowed keys = %+v", keys)
+		}
+		if strings.Contains(string(keys[0].Sealed), password) {
+			t.Fatal("the store holds the password in the clear")
+		}
+		v, err := vault.LoadOrCreate(h.dataDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, err := v.Open(keys[0].Sealed, grpcapi.RecoveryKeyContext("{5E1F-0001}"))
+		if err != nil || string(plain) != password {
+			t.Errorf("opening the escrowed key = %q, %v", plain, err)
+		}
+
+		// Neither the device API, the data directory nor the log shows it.
+		var dev map[string]any
+		h.get(t, "/api/v1/devices/"+id.State.DeviceID, h.apiToken, &dev)
+		if b, _ := json.Marshal(dev); strings.Contains(string(b), password) || strings.Contains(string(b), "5E1F") {
+			t.Error("the device API shows the recovery key")
+		}
+		filepath.WalkDir(h.dataDir, func(path string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				if b, _ := os.ReadFile(path); strings.Contains(string(b), password) {
+					t.Errorf("%s holds the password in the clear", path)
+				}
+			}
+			return nil
+		})
+		if strings.Contains(h.logs.String(), password) {
+			t.Error("the server logged the password")
 		}
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -28,6 +29,7 @@ import (
 	"github.com/rollcall/rollcall/inventory"
 	agentv1 "github.com/rollcall/rollcall/proto/agent/v1"
 	"github.com/rollcall/rollcall/server/pki"
+	"github.com/rollcall/rollcall/server/vault"
 )
 
 // DefaultCheckInInterval is how often agents check in unless told otherwise.
@@ -40,6 +42,7 @@ type Server struct {
 	logger   *slog.Logger
 	store    inventory.Store
 	ca       *pki.CA
+	vault    *vault.Vault
 	interval time.Duration
 	metrics  *metrics
 	// superseded holds the IDs of renewal enrolments whose predecessors
@@ -61,15 +64,17 @@ func WithMetrics(reg prometheus.Registerer) Option {
 	return func(s *Server) { s.metrics = newMetrics(reg) }
 }
 
-// New returns an agent API server. It panics if a dependency is nil.
-func New(logger *slog.Logger, store inventory.Store, ca *pki.CA, opts ...Option) *Server {
-	if logger == nil || store == nil || ca == nil {
+// New returns an agent API server. It seals recovery keys with v. It
+// panics if a dependency is nil.
+func New(logger *slog.Logger, store inventory.Store, ca *pki.CA, v *vault.Vault, opts ...Option) *Server {
+	if logger == nil || store == nil || ca == nil || v == nil {
 		panic("grpcapi.New: nil dependency")
 	}
 	s := &Server{
 		logger:   logger.With("component", "agentapi"),
 		store:    store,
 		ca:       ca,
+		vault:    v,
 		interval: DefaultCheckInInterval,
 		Now:      time.Now,
 	}
@@ -229,13 +234,18 @@ func (s *Server) Enroll(ctx context.Context, req *agentv1.EnrollRequest) (*agent
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "csr_der: %v", err)
 	}
+	sealed, err := s.seal(report.RecoveryKeys)
+	if err != nil {
+		return nil, toStatus(ctx, s.logger, method, err)
+	}
 	er := &inventory.EnrollRequest{
-		TokenID:    tokenID,
-		SecretHash: secretHash[:],
-		Report:     report,
-		ReportHash: req.GetReportHash(),
-		Enrollment: inventory.Enrollment{ID: enrollmentID, CertSerial: pki.SerialHex(cert), CertNotAfter: cert.NotAfter},
-		At:         now,
+		RecoveryKeys: sealed,
+		TokenID:      tokenID,
+		SecretHash:   secretHash[:],
+		Report:       report,
+		ReportHash:   req.GetReportHash(),
+		Enrollment:   inventory.Enrollment{ID: enrollmentID, CertSerial: pki.SerialHex(cert), CertNotAfter: cert.NotAfter},
+		At:           now,
 	}
 	dev, err := s.store.EnrollDevice(ctx, er)
 	if err != nil {
@@ -250,6 +260,27 @@ func (s *Server) Enroll(ctx context.Context, req *agentv1.EnrollRequest) (*agent
 		CertificateNotAfter: timestamppb.New(cert.NotAfter),
 		CheckInInterval:     durationpb.New(s.interval),
 	}, nil
+}
+
+// seal seals recovery keys for escrow. The password is bound to its
+// protector ID, so a sealed value moved to another protector's row does
+// not open.
+func (s *Server) seal(keys []inventory.RecoveryKey) ([]inventory.EscrowedKey, error) {
+	out := make([]inventory.EscrowedKey, 0, len(keys))
+	for _, k := range keys {
+		sealed, err := s.vault.Seal([]byte(k.NumericalPassword), RecoveryKeyContext(k.ProtectorID))
+		if err != nil {
+			return nil, fmt.Errorf("seal recovery key: %w", err)
+		}
+		out = append(out, inventory.EscrowedKey{ProtectorID: k.ProtectorID, Volume: k.Volume, Sealed: sealed})
+	}
+	return out, nil
+}
+
+// RecoveryKeyContext is what a recovery password is sealed with besides
+// the vault key.
+func RecoveryKeyContext(protectorID string) []byte {
+	return []byte("rollcall recovery key " + protectorID)
 }
 
 // enrolRefused counts a refused enrolment and returns its status; an
@@ -281,6 +312,9 @@ func (s *Server) CheckIn(ctx context.Context, req *agentv1.CheckInRequest) (*age
 			return nil, toStatus(ctx, s.logger, method, err)
 		}
 		c.Report = &r
+		if c.RecoveryKeys, err = s.seal(r.RecoveryKeys); err != nil {
+			return nil, toStatus(ctx, s.logger, method, err)
+		}
 	}
 	resp := &agentv1.CheckInResponse{CheckInInterval: durationpb.New(s.interval)}
 	err := s.store.RecordCheckIn(ctx, c)
