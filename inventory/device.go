@@ -83,6 +83,9 @@ type DeviceStore interface {
 	// FindLatestPosture returns the newest posture snapshot of a device, or
 	// ENOTFOUND when it has none.
 	FindLatestPosture(ctx context.Context, deviceID uuid.UUID) (*PostureSnapshot, error)
+	// FindPostureSnapshots returns a device's posture snapshots, newest
+	// first, at most limit of them (DefaultPageSize when zero or less).
+	FindPostureSnapshots(ctx context.Context, deviceID uuid.UUID, limit int) ([]*PostureSnapshot, error)
 }
 
 // PostureSnapshot is the posture part of one full report, kept as received.

@@ -1,6 +1,8 @@
 package inventory
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -307,5 +309,57 @@ var (
 func (v *validator) time(field string, t time.Time) {
 	if !t.IsZero() && (t.Before(earliest) || t.After(latest)) {
 		v.fail(field, "%s is not a plausible date", t.Format(time.RFC3339))
+	}
+}
+
+// PostureChange is one concern of a device's posture changing between two
+// reports.
+type PostureChange struct {
+	Concern   string          `json:"concern"` // antivirus, encryption, screen_lock or usb
+	ChangedAt time.Time       `json:"changed_at"`
+	Before    json.RawMessage `json:"before"` // null when it was never reported
+	After     json.RawMessage `json:"after"`
+}
+
+// PostureChanges lists what changed between consecutive snapshots, newest
+// first, given snapshots newest first. The oldest snapshot counts as a
+// change from nothing.
+func PostureChanges(snaps []*PostureSnapshot) []PostureChange {
+	var out []PostureChange
+	for i, s := range snaps {
+		var prev *Posture
+		if i+1 < len(snaps) {
+			prev = &snaps[i+1].Posture
+		}
+		for _, c := range s.Posture.concerns(prev) {
+			if !bytes.Equal(c.before, c.after) {
+				out = append(out, PostureChange{Concern: c.name, ChangedAt: s.ReceivedAt, Before: c.before, After: c.after})
+			}
+		}
+	}
+	return out
+}
+
+// concernJSON is one concern's JSON in two postures.
+type concernJSON struct {
+	name          string
+	before, after json.RawMessage
+}
+
+// concerns returns each concern of p and of prev (nil: nothing before) as
+// JSON, in a fixed order.
+func (p *Posture) concerns(prev *Posture) []concernJSON {
+	if prev == nil {
+		prev = &Posture{}
+	}
+	enc := func(v any) json.RawMessage {
+		b, _ := json.Marshal(v) // the posture types always encode
+		return b
+	}
+	return []concernJSON{
+		{"antivirus", enc(prev.Antivirus), enc(p.Antivirus)},
+		{"encryption", enc(prev.Encryption), enc(p.Encryption)},
+		{"screen_lock", enc(prev.ScreenLock), enc(p.ScreenLock)},
+		{"usb", enc(prev.USB), enc(p.USB)},
 	}
 }

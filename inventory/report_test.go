@@ -102,3 +102,44 @@ func TestNormalizeEmail(t *testing.T) {
 		}
 	}
 }
+
+func TestPostureChanges(t *testing.T) {
+	t0 := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
+	snap := func(h int, p inventory.Posture) *inventory.PostureSnapshot {
+		return &inventory.PostureSnapshot{ReceivedAt: t0.Add(time.Duration(h) * time.Hour), Posture: p}
+	}
+	enc := func(state string) *inventory.Encryption {
+		return &inventory.Encryption{Volumes: []inventory.Volume{{Name: "C:", OSVolume: true, State: state}}}
+	}
+	lock := &inventory.ScreenLock{IdleLockSeconds: 300, PasswordOnWake: true}
+	// Newest first: encrypted at 0h, lock added at 1h, suspended at 2h.
+	snaps := []*inventory.PostureSnapshot{
+		snap(2, inventory.Posture{Encryption: enc(inventory.VolumeSuspended), ScreenLock: lock}),
+		snap(1, inventory.Posture{Encryption: enc(inventory.VolumeEncrypted), ScreenLock: lock}),
+		snap(0, inventory.Posture{Encryption: enc(inventory.VolumeEncrypted)}),
+	}
+	got := inventory.PostureChanges(snaps)
+	want := []struct {
+		concern string
+		hour    int
+		before  string // a part of the JSON, or "null"
+		after   string
+	}{
+		{"encryption", 2, `"state":"encrypted"`, `"state":"suspended"`},
+		{"screen_lock", 1, "null", `"idle_lock_seconds":300`},
+		{"encryption", 0, "null", `"state":"encrypted"`},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d changes, want %d: %+v", len(got), len(want), got)
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.Concern != w.concern || !g.ChangedAt.Equal(t0.Add(time.Duration(w.hour)*time.Hour)) ||
+			!strings.Contains(string(g.Before), w.before) || !strings.Contains(string(g.After), w.after) {
+			t.Errorf("change %d = %s at %v: %s -> %s; want %s at %dh", i, g.Concern, g.ChangedAt, g.Before, g.After, w.concern, w.hour)
+		}
+	}
+	if len(inventory.PostureChanges(nil)) != 0 {
+		t.Error("no snapshots should give no changes")
+	}
+}

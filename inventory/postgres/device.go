@@ -75,6 +75,36 @@ func (db *DB) FindLatestPosture(ctx context.Context, deviceID uuid.UUID) (*inven
 	return &p, nil
 }
 
+// FindPostureSnapshots returns a device's posture snapshots, newest first.
+func (db *DB) FindPostureSnapshots(ctx context.Context, deviceID uuid.UUID, limit int) ([]*inventory.PostureSnapshot, error) {
+	all := []*inventory.PostureSnapshot{}
+	err := db.readTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			SELECT id, device_id, hash, posture, received_at FROM posture_snapshots
+			WHERE device_id = $1 ORDER BY received_at DESC, id DESC LIMIT $2`,
+			deviceID, inventory.DeviceFilter{Limit: limit}.PageLimit())
+		if err != nil {
+			return fmt.Errorf("query posture: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				p   inventory.PostureSnapshot
+				raw []byte
+			)
+			if err := rows.Scan(&p.ID, &p.DeviceID, &p.Hash, &raw, timeScanner{&p.ReceivedAt}); err != nil {
+				return fmt.Errorf("scan posture: %w", err)
+			}
+			if err := json.Unmarshal(raw, &p.Posture); err != nil {
+				return fmt.Errorf("decode posture: %w", err)
+			}
+			all = append(all, &p)
+		}
+		return rows.Err()
+	})
+	return all, err
+}
+
 func findDeviceByID(ctx context.Context, tx pgx.Tx, id uuid.UUID) (*inventory.Device, error) {
 	d, err := scanDevice(tx.QueryRow(ctx, `SELECT `+deviceColumns+` FROM devices WHERE id = $1`, id))
 	if isNoRows(err) {

@@ -11,6 +11,36 @@ import (
 )
 
 func (su suite) testDeviceStore(t *testing.T) {
+	t.Run("FindPostureSnapshots", func(t *testing.T) {
+		e := su.fresh(t)
+		d := e.device("SN1") // enrolment stored the first snapshot at t0
+		for i := 1; i <= 3; i++ {
+			r := report("SN1")
+			r.Posture.ScreenLock.IdleLockSeconds = int64(60 * i)
+			c := inventory.CheckIn{DeviceID: d.ID, Hash: hashOf(r), Report: &r, At: t0.Add(time.Duration(i) * time.Hour)}
+			if err := e.s.RecordCheckIn(e.ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		snaps, err := e.s.FindPostureSnapshots(e.ctx, d.ID, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(snaps) != 3 {
+			t.Fatalf("got %d snapshots, want the newest 3", len(snaps))
+		}
+		for i, s := range snaps {
+			wantSecs := int64(60 * (3 - i))
+			if s.DeviceID != d.ID || s.Posture.ScreenLock == nil || s.Posture.ScreenLock.IdleLockSeconds != wantSecs ||
+				!s.ReceivedAt.Equal(ts(t0.Add(time.Duration(3-i)*time.Hour))) {
+				t.Errorf("snapshot %d = %+v at %v, want idle %d", i, s.Posture.ScreenLock, s.ReceivedAt, wantSecs)
+			}
+		}
+		if none, err := e.s.FindPostureSnapshots(e.ctx, uuid.New(), 0); err != nil || len(none) != 0 {
+			t.Errorf("unknown device: %v, %v", none, err)
+		}
+	})
+
 	t.Run("FindDeviceByID/ErrNotFound", func(t *testing.T) {
 		e := su.fresh(t)
 		_, err := e.s.FindDeviceByID(e.ctx, uuid.New())

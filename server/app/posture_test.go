@@ -61,6 +61,16 @@ func TestPostureAndCompliance(t *testing.T) {
 			t.Errorf("failing rules = %+v, want only encryption, saying suspended", failing)
 		}
 
+		var hist struct {
+			Items []inventory.PostureChange
+		}
+		if code := h.get(t, "/api/v1/devices/"+id.State.DeviceID+"/posture-history", h.apiToken, &hist); code != 200 || len(hist.Items) == 0 {
+			t.Fatalf("posture history = %d, %d changes", code, len(hist.Items))
+		}
+		if c := hist.Items[0]; c.Concern != "antivirus" || !strings.Contains(string(c.After), "Windows Defender") {
+			t.Errorf("newest change = %s %s, want the antivirus first reported", c.Concern, c.After)
+		}
+
 		var sum struct {
 			Items []struct {
 				Devices, Compliant, Noncompliant, Unknown int

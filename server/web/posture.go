@@ -291,3 +291,28 @@ func summarise(ctx context.Context, store inventory.Store, sum *schoolCompliance
 		f.After = devices[len(devices)-1].ID
 	}
 }
+
+// historySnapshots is how many of a device's latest reports the posture
+// history compares.
+const historySnapshots = 200
+
+// handlePostureHistory answers with what changed in a device's posture and
+// when, newest first, over its latest reports.
+func handlePostureHistory(logger *slog.Logger, store inventory.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d, ok := visibleDevice(w, r, logger, store)
+		if !ok {
+			return
+		}
+		snaps, err := store.FindPostureSnapshots(r.Context(), d.ID, historySnapshots)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		changes := inventory.PostureChanges(snaps)
+		if changes == nil {
+			changes = []inventory.PostureChange{}
+		}
+		writeJSON(w, http.StatusOK, listJSON[inventory.PostureChange]{Items: changes})
+	})
+}

@@ -48,6 +48,7 @@ func addRoutes(mux *http.ServeMux, logger *slog.Logger, store inventory.Store, g
 	mux.Handle("GET /api/v1/devices", api(handleDeviceList(logger, store)))
 	mux.Handle("GET /api/v1/devices/{id}", api(handleDeviceGet(logger, store)))
 	mux.Handle("GET /api/v1/devices/{id}/events", api(handleDeviceEvents(logger, store)))
+	mux.Handle("GET /api/v1/devices/{id}/posture-history", api(handlePostureHistory(logger, store)))
 	mux.Handle("GET /api/v1/usb-events", api(handleUSBEvents(logger, store)))
 	mux.Handle("GET /api/v1/compliance", api(handleCompliance(logger, store)))
 	mux.Handle("GET /api/v1/schools/{slug}/policy", api(handlePolicyGet(logger, store)))

@@ -30,7 +30,7 @@ func queryWMI[T any](c *wmi.Client, namespace, class string, dst *[]T) error {
 		return nil
 	}
 	if err != nil {
-		return oleError("query "+class, err)
+		return winErr("query "+class, err)
 	}
 	return nil
 }
@@ -43,10 +43,11 @@ const (
 	impImpersonate  = 3          // wbemImpersonationLevelImpersonate
 )
 
-// oleError turns an error from go-ole into a codeError carrying the
-// HRESULT; for an exception raised by WMI that is the SCODE WMI set, such
-// as WBEM_E_ACCESS_DENIED. Other errors are wrapped as they are.
-func oleError(op string, err error) error {
+// winErr turns an error from go-ole or a system call into a codeError
+// carrying its code: the HRESULT, or for an exception raised by WMI the
+// SCODE WMI set (such as WBEM_E_ACCESS_DENIED), or the Win32 error. Other
+// errors are wrapped as they are.
+func winErr(op string, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -75,24 +76,24 @@ func withWMIService(namespace string, f func(svc *ole.IDispatch) error) error {
 	if err := ole.CoInitializeEx(0, ole.COINIT_MULTITHREADED); err != nil {
 		oe, ok := errors.AsType[*ole.OleError](err)
 		if !ok || oe.Code() != sFalse {
-			return oleError("initialise COM", err)
+			return winErr("initialise COM", err)
 		}
 	}
 	defer ole.CoUninitialize()
 
 	unknown, err := oleutil.CreateObject("WbemScripting.SWbemLocator")
 	if err != nil {
-		return oleError("create WMI locator", err)
+		return winErr("create WMI locator", err)
 	}
 	defer unknown.Release()
 	locator, err := unknown.QueryInterface(ole.IID_IDispatch)
 	if err != nil {
-		return oleError("create WMI locator", err)
+		return winErr("create WMI locator", err)
 	}
 	defer locator.Release()
 	svcV, err := oleutil.CallMethod(locator, "ConnectServer", nil, namespace)
 	if err != nil {
-		return oleError("connect to "+namespace, err)
+		return winErr("connect to "+namespace, err)
 	}
 	defer svcV.Clear()
 	svc := svcV.ToIDispatch()
@@ -130,7 +131,7 @@ func setPacketPrivacy(svc *ole.IDispatch) {
 func callWMIMethod(obj *ole.IDispatch, method string, args ...any) (uint32, error) {
 	res, err := oleutil.CallMethod(obj, method, args...)
 	if err != nil {
-		return 0, oleError(method, err)
+		return 0, winErr(method, err)
 	}
 	defer res.Clear()
 	rc, ok := variantUint32(res)
