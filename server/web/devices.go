@@ -13,18 +13,21 @@ import (
 
 // deviceJSON is a device as the REST API shows it.
 type deviceJSON struct {
-	ID         string             `json:"id"`
-	SchoolID   string             `json:"school_id"`
-	Hostname   string             `json:"hostname"`
-	Make       string             `json:"make"`
-	Model      string             `json:"model"`
-	Serial     string             `json:"serial"`
-	OSName     string             `json:"os_name"`
-	OSVersion  string             `json:"os_version"`
-	LastSeenAt *time.Time         `json:"last_seen_at"`
-	CreatedAt  time.Time          `json:"created_at"`
-	UpdatedAt  time.Time          `json:"updated_at"`
-	Hardware   inventory.Hardware `json:"hardware"`
+	ID        string `json:"id"`
+	SchoolID  string `json:"school_id"`
+	Hostname  string `json:"hostname"`
+	Make      string `json:"make"`
+	Model     string `json:"model"`
+	Serial    string `json:"serial"`
+	OSName    string `json:"os_name"`
+	OSVersion string `json:"os_version"`
+	// OSEndOfSupport is when the vendor stops security updates for the
+	// OS, where known.
+	OSEndOfSupport *time.Time         `json:"os_end_of_support"`
+	LastSeenAt     *time.Time         `json:"last_seen_at"`
+	CreatedAt      time.Time          `json:"created_at"`
+	UpdatedAt      time.Time          `json:"updated_at"`
+	Hardware       inventory.Hardware `json:"hardware"`
 }
 
 func toDeviceJSON(d *inventory.Device) deviceJSON {
@@ -44,6 +47,9 @@ func toDeviceJSON(d *inventory.Device) deviceJSON {
 	if !d.LastSeenAt.IsZero() {
 		t := d.LastSeenAt
 		out.LastSeenAt = &t
+	}
+	if t, ok := inventory.OSEndOfSupport(d.OSName, d.OSVersion); ok {
+		out.OSEndOfSupport = &t
 	}
 	return out
 }
