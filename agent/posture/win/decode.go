@@ -999,12 +999,14 @@ type usbRecord struct {
 
 // decodeUSB finds the USB devices among devs, skipping root hubs and the
 // interfaces of composite devices, which describe their device. A
-// device's class is its own or, when it leaves that to its interfaces,
-// its first interface's. It is mass storage when its class, its driver,
-// one of its interfaces or a USBSTOR disk below it (by parent, or by
-// serial for devices no longer present) says so; the disk also gives the
-// vendor and product names when the device does not. Devices are sorted
-// by vendor, product and serial.
+// device's class comes from its compatible IDs: its own or, when it
+// leaves that to its interfaces, its first interface's; without them,
+// from its mass storage driver or its setup class where that is
+// unambiguous, else it is left empty. It is mass storage when its class,
+// its driver, one of its interfaces or a USBSTOR disk below it (by
+// parent, or by serial for devices no longer present) says so; the disk
+// also gives the vendor and product names when the device does not.
+// Devices are sorted by vendor ID, product ID and serial.
 func decodeUSB(devs []pnpDevice) []usbRecord {
 	type iface struct {
 		id  usbID
@@ -1041,7 +1043,7 @@ func decodeUSB(devs []pnpDevice) []usbRecord {
 		// The interfaces of this device: by parent where known, else the
 		// ones with the same IDs (identical devices have identical
 		// interfaces).
-		mine := ifaces[u.VendorID+":"+u.ProductID]
+		mine := slices.Clone(ifaces[u.VendorID+":"+u.ProductID])
 		if byParent := slices.DeleteFunc(slices.Clone(mine), func(i iface) bool {
 			return !strings.EqualFold(i.dev.Parent, d.InstanceID)
 		}); len(byParent) > 0 {
@@ -1058,8 +1060,12 @@ func decodeUSB(devs []pnpDevice) []usbRecord {
 		switch {
 		case known && !(deferred && code == 0):
 			dev.Class = usbClassWord(code)
+		case storageServices[strings.ToLower(d.Service)]:
+			dev.Class = "mass_storage" // its own driver is the mass storage one
 		case setupClassWords[strings.ToLower(d.Class)] != "":
 			dev.Class = setupClassWords[strings.ToLower(d.Class)]
+		default:
+			dev.Class = "other" // as on the other systems: nothing says what it is
 		}
 
 		// The disks below it: by parent (the device or one of its

@@ -107,16 +107,18 @@ var (
 
 // onCMNotify is the CM_NOTIFY_CALLBACK. It copies the symbolic link of an
 // arriving or leaving USB device interface to the watcher's queue and
-// returns ERROR_SUCCESS.
-func onCMNotify(_ uintptr, context uintptr, action uintptr, data *cmNotifyEventData, size uintptr) uintptr {
+// returns ERROR_SUCCESS. Action and EventDataSize are DWORDs: declared as
+// uint32, only the low half of their registers is read, as the x64
+// calling convention leaves the high half undefined.
+func onCMNotify(_ uintptr, key uintptr, action uint32, data *cmNotifyEventData, size uint32) uintptr {
 	if data == nil || (action != cmNotifyActionInterfaceArrival && action != cmNotifyActionInterfaceRemoval) {
 		return 0
 	}
-	v, ok := watchers.Load(context)
+	v, ok := watchers.Load(key)
 	if !ok {
 		return 0
 	}
-	head := unsafe.Offsetof(data.SymbolicLink)
+	head := uint32(unsafe.Offsetof(data.SymbolicLink))
 	if size <= head {
 		return 0
 	}

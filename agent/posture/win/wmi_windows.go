@@ -25,7 +25,7 @@ var (
 // fail. A property of an unexpected type leaves its field unset rather
 // than failing the query.
 func queryWMI[T any](c *wmi.Client, namespace, class string, dst *[]T) error {
-	err := c.Query("SELECT * FROM "+class, dst, nil, namespace)
+	err := c.Query("SELECT * FROM "+class, dst, localComputer, namespace)
 	if _, ok := errors.AsType[*wmi.ErrFieldMismatch](err); ok {
 		return nil
 	}
@@ -34,6 +34,11 @@ func queryWMI[T any](c *wmi.Client, namespace, class string, dst *[]T) error {
 	}
 	return nil
 }
+
+// localComputer is the server ConnectServer is given: "." names this
+// machine. A null server means the same to Windows, but not to every
+// implementation of the scripting API (Wine's refuses it).
+const localComputer = "."
 
 // Codes used below.
 const (
@@ -91,7 +96,7 @@ func withWMIService(namespace string, f func(svc *ole.IDispatch) error) error {
 		return winErr("create WMI locator", err)
 	}
 	defer locator.Release()
-	svcV, err := oleutil.CallMethod(locator, "ConnectServer", nil, namespace)
+	svcV, err := oleutil.CallMethod(locator, "ConnectServer", localComputer, namespace)
 	if err != nil {
 		return winErr("connect to "+namespace, err)
 	}
