@@ -3,12 +3,14 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/google/uuid"
@@ -17,6 +19,7 @@ import (
 	"github.com/rollcall/rollcall/agent/client"
 	"github.com/rollcall/rollcall/agent/collect"
 	"github.com/rollcall/rollcall/agent/outbox"
+	"github.com/rollcall/rollcall/agent/posture/linux"
 	"github.com/rollcall/rollcall/inventory"
 	agentv1 "github.com/rollcall/rollcall/proto/agent/v1"
 	"github.com/rollcall/rollcall/server/admin"
@@ -95,8 +98,22 @@ func TestPostureAndCompliance(t *testing.T) {
 	})
 }
 
-// TestUSBEvents checks that a USB insertion queued by the agent reaches the
-// server at once and shows in the fleet's USB events, flagged for review.
+// uevents is a uevent source that returns one message per Read, then
+// io.EOF.
+type uevents [][]byte
+
+func (m *uevents) Read(b []byte) (int, error) {
+	if len(*m) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(b, (*m)[0])
+	*m = (*m)[1:]
+	return n, nil
+}
+
+// TestUSBEvents checks that a USB insertion fed into the agent's Linux
+// event source, as the kernel would announce it, reaches the server at
+// once and shows in the fleet's USB events, flagged for review.
 func TestUSBEvents(t *testing.T) {
 	backends(t, func(t *testing.T, h *harness) {
 		ctx := context.Background()
@@ -107,13 +124,30 @@ func TestUSBEvents(t *testing.T) {
 		}
 		defer ob.Close()
 		r := &client.Runner{Identity: id, Outbox: ob}
-		stick := &agentv1.UsbDevice{VendorId: "0781", ProductId: "5567", Vendor: "SanDisk", Product: "Cruzer Blade",
-			Serial: "4C53000123", Class: "mass_storage", MassStorage: true}
-		if err := r.USBEvent("usb.inserted", &agentv1.UsbEvent{Device: stick, User: "tess"}, time.Now()); err != nil {
-			t.Fatal(err)
+
+		const dev = "devices/pci0000:00/0000:00:14.0/usb1/1-1"
+		sys := fstest.MapFS{
+			dev + "/idVendor":                {Data: []byte("0781\n")},
+			dev + "/idProduct":               {Data: []byte("5567\n")},
+			dev + "/manufacturer":            {Data: []byte("SanDisk\n")},
+			dev + "/product":                 {Data: []byte("Cruzer Blade\n")},
+			dev + "/serial":                  {Data: []byte("4C53000123\n")},
+			dev + "/bDeviceClass":            {Data: []byte("00\n")},
+			dev + "/1-1:1.0/bInterfaceClass": {Data: []byte("08\n")},
 		}
-		if err := r.SendEvents(ctx); err != nil {
-			t.Fatal(err)
+		src := &uevents{[]byte("add@/" + dev + "\x00ACTION=add\x00DEVPATH=/" + dev +
+			"\x00SUBSYSTEM=usb\x00DEVTYPE=usb_device\x00PRODUCT=781/5567/100\x00SEQNUM=4721\x00")}
+		err = linux.WatchUevents(ctx, src, sys, time.Millisecond, func(typ string, e *agentv1.UsbEvent) {
+			e.User = "tess"
+			if err := r.USBEvent(typ, e, time.Now()); err != nil {
+				t.Error(err)
+			}
+			if err := r.SendEvents(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+		if err != io.EOF {
+			t.Fatalf("WatchUevents = %v", err)
 		}
 		var list struct {
 			Items []struct {

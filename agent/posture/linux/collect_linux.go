@@ -230,7 +230,7 @@ func WatchUSB(ctx context.Context, emit func(typ string, e *agentv1.UsbEvent)) e
 		<-ctx.Done()
 		f.Close() // unblocks the read below
 	}()
-	err = watchUevents(ctx, f, os.DirFS(sysRoot), settleTime, emit)
+	err = WatchUevents(ctx, f, os.DirFS(sysRoot), settleTime, emit)
 	if ctx.Err() != nil {
 		return nil
 	}

@@ -17,12 +17,13 @@ import (
 // interfaces say whether it is mass storage.
 const settleTime = 300 * time.Millisecond
 
-// watchUevents reads kernel uevent messages from src, one per Read, until
+// WatchUevents reads kernel uevent messages from src, one per Read, until
 // src fails or ctx ends, and emits an insertion or removal for each whole
 // USB device. Details of an inserted device are read from sys, a view of
-// /sys; a removed device is described as it was inserted when that was
-// seen, else by the IDs in its uevent.
-func watchUevents(ctx context.Context, src io.Reader, sys fs.FS, settle time.Duration, emit func(typ string, e *agentv1.UsbEvent)) error {
+// /sys, settle after its uevent; a removed device is described as it was
+// inserted when that was seen, else by the IDs in its uevent. WatchUSB
+// runs it on the kernel's netlink socket; tests feed it recorded uevents.
+func WatchUevents(ctx context.Context, src io.Reader, sys fs.FS, settle time.Duration, emit func(typ string, e *agentv1.UsbEvent)) error {
 	seen := map[string]*agentv1.UsbDevice{} // devpath → device
 	buf := make([]byte, 64*1024)
 	for {

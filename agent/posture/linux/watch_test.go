@@ -50,11 +50,11 @@ func TestWatchUevents(t *testing.T) {
 		dev *agentv1.UsbDevice
 	}
 	var events []got
-	err := watchUevents(context.Background(), src, sys, time.Millisecond, func(typ string, e *agentv1.UsbEvent) {
+	err := WatchUevents(context.Background(), src, sys, time.Millisecond, func(typ string, e *agentv1.UsbEvent) {
 		events = append(events, got{typ, e.GetDevice()})
 	})
 	if err != io.EOF {
-		t.Fatalf("watchUevents = %v, want the source's io.EOF", err)
+		t.Fatalf("WatchUevents = %v, want the source's io.EOF", err)
 	}
 	stick := &agentv1.UsbDevice{VendorId: "0781", ProductId: "5567", Vendor: "SanDisk", Product: "Cruzer Blade",
 		Serial: "4C530001230512109084", Class: "mass_storage", MassStorage: true}
@@ -77,7 +77,7 @@ func TestWatchUevents_Cancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	src := &messages{ueventMsg(t, "uevent-add-device.txt")}
-	err := watchUevents(ctx, src, fstest.MapFS{}, time.Hour, func(string, *agentv1.UsbEvent) {
+	err := WatchUevents(ctx, src, fstest.MapFS{}, time.Hour, func(string, *agentv1.UsbEvent) {
 		t.Error("emitted after cancel")
 	})
 	if err != context.Canceled {
