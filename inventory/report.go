@@ -63,7 +63,7 @@ type Posture struct {
 // Antivirus is what the agent found of antivirus products.
 type Antivirus struct {
 	UnknownReason string             `json:"unknown_reason,omitempty"`
-	Products      []AntivirusProduct `json:"products"`
+	Products      []AntivirusProduct `json:"products,omitzero"`
 	Gatekeeper    string             `json:"gatekeeper,omitempty"` // macOS: "enabled" or "disabled"
 }
 
@@ -82,7 +82,7 @@ type AntivirusProduct struct {
 // Encryption is the encryption state of the device's volumes.
 type Encryption struct {
 	UnknownReason string   `json:"unknown_reason,omitempty"`
-	Volumes       []Volume `json:"volumes"`
+	Volumes       []Volume `json:"volumes,omitzero"`
 }
 
 // Volume states.
@@ -129,7 +129,7 @@ type ScreenLockSetting struct {
 // USB lists the USB devices attached when the report was collected.
 type USB struct {
 	UnknownReason string      `json:"unknown_reason,omitempty"`
-	Devices       []USBDevice `json:"devices"`
+	Devices       []USBDevice `json:"devices,omitzero"`
 }
 
 // USBDevice is one USB device.

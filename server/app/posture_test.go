@@ -56,6 +56,11 @@ func TestPostureAndCompliance(t *testing.T) {
 		if dev.Posture.Encryption == nil || len(dev.Posture.Encryption.Volumes) != 1 || dev.Posture.Encryption.Volumes[0].State != "suspended" {
 			t.Errorf("posture = %+v, want the reported encryption", dev.Posture)
 		}
+		var raw map[string]json.RawMessage
+		h.get(t, "/api/v1/devices/"+id.State.DeviceID, h.apiToken, &raw)
+		if !strings.Contains(string(raw["posture"]), `"usb":{"devices":[]}`) {
+			t.Errorf("posture = %s; a USB list read and empty should say so with []", raw["posture"])
+		}
 		if dev.Compliance.Status != inventory.StatusNoncompliant {
 			t.Errorf("compliance = %+v, want noncompliant", dev.Compliance)
 		}

@@ -67,6 +67,9 @@ func postureFromProto(p *agentv1.Posture) inventory.Posture {
 	var out inventory.Posture
 	if a := p.GetAntivirus(); a != nil {
 		out.Antivirus = &inventory.Antivirus{UnknownReason: a.GetUnknownReason(), Gatekeeper: a.GetGatekeeper()}
+		if a.GetUnknownReason() == "" {
+			out.Antivirus.Products = []inventory.AntivirusProduct{} // read: empty means none found
+		}
 		for _, pr := range a.GetProducts() {
 			out.Antivirus.Products = append(out.Antivirus.Products, inventory.AntivirusProduct{
 				Name:               pr.GetName(),
@@ -82,6 +85,9 @@ func postureFromProto(p *agentv1.Posture) inventory.Posture {
 	}
 	if e := p.GetEncryption(); e != nil {
 		out.Encryption = &inventory.Encryption{UnknownReason: e.GetUnknownReason()}
+		if e.GetUnknownReason() == "" {
+			out.Encryption.Volumes = []inventory.Volume{}
+		}
 		for _, v := range e.GetVolumes() {
 			out.Encryption.Volumes = append(out.Encryption.Volumes, inventory.Volume{
 				Name:              v.GetName(),
@@ -111,6 +117,9 @@ func postureFromProto(p *agentv1.Posture) inventory.Posture {
 	}
 	if u := p.GetUsb(); u != nil {
 		out.USB = &inventory.USB{UnknownReason: u.GetUnknownReason()}
+		if u.GetUnknownReason() == "" {
+			out.USB.Devices = []inventory.USBDevice{}
+		}
 		for _, d := range u.GetDevices() {
 			out.USB.Devices = append(out.USB.Devices, usbDeviceFromProto(d))
 		}
