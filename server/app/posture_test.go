@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -58,7 +59,9 @@ func TestPostureAndCompliance(t *testing.T) {
 		}
 		var raw map[string]json.RawMessage
 		h.get(t, "/api/v1/devices/"+id.State.DeviceID, h.apiToken, &raw)
-		if !strings.Contains(string(raw["posture"]), `"usb":{"devices":[]}`) {
+		var compact bytes.Buffer
+		json.Compact(&compact, raw["posture"])
+		if !strings.Contains(compact.String(), `"usb":{"devices":[]}`) {
 			t.Errorf("posture = %s; a USB list read and empty should say so with []", raw["posture"])
 		}
 		if dev.Compliance.Status != inventory.StatusNoncompliant {
