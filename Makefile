@@ -42,10 +42,13 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
+## vet: go vet here, and the agent for every target it is built for.
 vet:
 	$(GO) vet ./...
-	GOOS=windows $(GO) vet ./agent/...
-	GOOS=darwin $(GO) vet ./agent/...
+	@for t in $(AGENT_TARGETS); do \
+		echo "vet agent for $$t"; \
+		GOOS=$${t%/*} GOARCH=$${t#*/} CGO_ENABLED=0 $(GO) vet ./agent/... || exit 1; \
+	done
 
 unit:
 	$(GO) test -race -count=1 ./...
