@@ -102,6 +102,18 @@ func TestReportUSBHistory(t *testing.T) {
 	if len(events) != 4 {
 		t.Fatalf("after the second run %d events are queued, want 4", len(events))
 	}
+	// A record without times (what macOS gives) is reported once.
+	attached := func(context.Context) ([]*agentv1.UsbEvent, error) {
+		return []*agentv1.UsbEvent{{Device: &agentv1.UsbDevice{VendorId: "05ac", ProductId: "12a8", Serial: "X"}, LastSeen: timestamppb.New(time.Now())}}, nil
+	}
+	for range 2 {
+		if err := reportUSBHistory(context.Background(), r, attached, day.Add(10*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _ := ob.EventCount(); n != 5 {
+		t.Errorf("%d events queued, want 5: the attached device once", n)
+	}
 	last := events[3]
 	if last.GetType() != "usb.recorded" || !last.GetOccurredAt().AsTime().Equal(day.Add(9*time.Hour)) || last.GetUsb().GetDevice().GetVendorId() != "0781" {
 		t.Errorf("second run queued %v, want the 09:00 insertion as usb.recorded", last)

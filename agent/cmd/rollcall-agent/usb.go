@@ -59,8 +59,25 @@ func reportUSBHistory(ctx context.Context, r *client.Runner, history func(contex
 		if e.GetLastSeen() == nil || !at.After(since) {
 			continue
 		}
+		// A record the OS keeps no times for (macOS lists what is attached
+		// now) is reported once per device, not at every start.
+		key := ""
+		if e.GetFirstSeen() == nil {
+			d := e.GetDevice()
+			key = "usb_recorded/" + d.GetVendorId() + ":" + d.GetProductId() + ":" + d.GetSerial()
+			if b, err := r.Outbox.Get(key); err != nil {
+				return err
+			} else if b != nil {
+				continue
+			}
+		}
 		if err := r.USBEvent(posture.USBRecorded, e, at); err != nil {
 			return err
+		}
+		if key != "" {
+			if err := r.Outbox.Put(key, []byte{1}); err != nil {
+				return err
+			}
 		}
 		queued++
 	}
