@@ -41,6 +41,17 @@ func CheckPassword(hash, password string) bool {
 	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil
 }
 
+// noUserHash is a bcrypt hash of a random password nobody knows.
+var noUserHash, _ = HashPassword(base64.RawURLEncoding.EncodeToString(Random(16)))
+
+// CheckNoUser spends as long as CheckPassword and returns false, for a
+// sign-in with an unknown email address: answering faster would tell an
+// attacker which addresses have accounts.
+func CheckNoUser(password string) bool {
+	CheckPassword(noUserHash, password)
+	return false
+}
+
 // NewToken returns a random bearer token starting with prefix, and the
 // SHA-256 hash to store in its place.
 func NewToken(prefix string) (token string, hash []byte) {

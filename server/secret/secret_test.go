@@ -49,3 +49,11 @@ func TestNewToken(t *testing.T) {
 		t.Error("tokens repeat")
 	}
 }
+
+func TestCheckNoUser(t *testing.T) {
+	for _, pw := range []string{"", "password", NewPassword()} {
+		if CheckNoUser(pw) {
+			t.Errorf("CheckNoUser(%q) = true; an unknown user never signs in", pw)
+		}
+	}
+}

@@ -175,10 +175,20 @@ func requirePassword(logger *slog.Logger, store inventory.UserStore) func(http.H
 			var u *inventory.User
 			if ok {
 				if e, err := inventory.NormalizeEmail(email); err == nil {
-					u, _ = store.FindUserByEmail(r.Context(), e)
+					u, err = store.FindUserByEmail(r.Context(), e)
+					if err != nil && inventory.ErrorCode(err) != inventory.ENOTFOUND {
+						writeError(w, r, logger, err) // an outage is not a wrong password
+						return
+					}
 				}
 			}
-			if u == nil || !secret.CheckPassword(u.PasswordHash, password) {
+			signedIn := false
+			if u != nil {
+				signedIn = secret.CheckPassword(u.PasswordHash, password)
+			} else if ok {
+				signedIn = secret.CheckNoUser(password)
+			}
+			if !signedIn {
 				w.Header().Set("WWW-Authenticate", `Basic realm="Rollcall: sign in with your email and password", charset="UTF-8"`)
 				http.Error(w, "Sign in with your Rollcall email address and password.", http.StatusUnauthorized)
 				return
