@@ -10,21 +10,32 @@ import (
 	"github.com/rollcall/rollcall/server/admin"
 )
 
+// openSchool opens the store and finds the school named by slug (the only
+// school when empty). The caller closes the store.
+func (e env) openSchool(ctx context.Context, dataDir, db, slug string) (inventory.Store, *inventory.School, error) {
+	s, _, err := e.openStore(ctx, dataDir, db)
+	if err != nil {
+		return nil, nil, err
+	}
+	sc, err := admin.ResolveSchool(ctx, s, slug)
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return s, sc, nil
+}
+
 func (e env) policyShow(ctx context.Context, args []string) error {
 	fs, dataDir, db := e.flags("policy show")
 	school := fs.String("school", "", "school slug (default: the only school)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	s, _, err := e.openStore(ctx, *dataDir, *db)
+	s, sc, err := e.openSchool(ctx, *dataDir, *db, *school)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	sc, err := admin.ResolveSchool(ctx, s, *school)
-	if err != nil {
-		return err
-	}
 	return printPolicy(e, sc.Policy)
 }
 
@@ -45,15 +56,11 @@ func (e env) policySet(ctx context.Context, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	s, _, err := e.openStore(ctx, *dataDir, *db)
+	s, sc, err := e.openSchool(ctx, *dataDir, *db, *school)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	sc, err := admin.ResolveSchool(ctx, s, *school)
-	if err != nil {
-		return err
-	}
 	// Start from the stored policy and lay over only the flags given.
 	next := sc.Policy
 	changed := 0
