@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/rollcall/rollcall/agent/client"
@@ -23,7 +24,9 @@ func watchUSB(ctx context.Context, r *client.Runner, logger *slog.Logger) {
 	if err := reportUSBHistory(ctx, r, posture.USBHistory, time.Now()); err != nil {
 		logger.Warn("USB history not read", "err", err)
 	}
-	go keepWatchedUntil(ctx, r, logger)
+	var wg sync.WaitGroup
+	defer wg.Wait() // the outbox is closed after watchUSB returns
+	wg.Go(func() { keepWatchedUntil(ctx, r, logger) })
 	err := posture.WatchUSB(ctx, func(typ string, e *agentv1.UsbEvent) {
 		if e.GetUser() == "" {
 			e.User = collect.ConsoleUser(ctx)
