@@ -1,11 +1,15 @@
 package inventory
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Policy is a school's compliance rules: the promises its policy makes
@@ -255,4 +259,79 @@ func judgeSeen(policy Policy, lastSeen, now time.Time) RuleResult {
 		return fail(RuleSeenRecently, "last seen %d days ago (limit %d days)", int(age.Hours()/24), policy.MaxDaysUnseen)
 	}
 	return pass(RuleSeenRecently)
+}
+
+// Verdict is a device's compliance as stored: the overall status and the
+// rules it fails or cannot be judged on, each in the order of [Rules].
+// A device not yet judged has an empty Status.
+type Verdict struct {
+	Status  string   `json:"status"`
+	Failing []string `json:"failing"`
+	Unknown []string `json:"unknown"`
+}
+
+// VerdictOf returns the stored form of c.
+func VerdictOf(c Compliance) Verdict {
+	v := Verdict{Status: c.Status}
+	for _, r := range c.Rules {
+		switch r.Status {
+		case StatusNoncompliant:
+			v.Failing = append(v.Failing, r.Rule)
+		case StatusUnknown:
+			v.Unknown = append(v.Unknown, r.Rule)
+		}
+	}
+	return v
+}
+
+// Fails reports whether the verdict fails rule.
+func (v Verdict) Fails(rule string) bool { return slices.Contains(v.Failing, rule) }
+
+// Seen returns the verdict of a device that has just checked in: without
+// a seen_recently failure or unknown, and with its status recomputed from
+// what remains.
+func (v Verdict) Seen() Verdict {
+	if v.Status == "" {
+		return v
+	}
+	out := Verdict{
+		Failing: slices.DeleteFunc(slices.Clone(v.Failing), func(r string) bool { return r == RuleSeenRecently }),
+		Unknown: slices.DeleteFunc(slices.Clone(v.Unknown), func(r string) bool { return r == RuleSeenRecently }),
+	}
+	switch {
+	case len(out.Failing) > 0:
+		out.Status = StatusNoncompliant
+	case len(out.Unknown) > 0:
+		out.Status = StatusUnknown
+	default:
+		out.Status = StatusCompliant
+	}
+	if len(out.Failing) == 0 {
+		out.Failing = nil
+	}
+	if len(out.Unknown) == 0 {
+		out.Unknown = nil
+	}
+	return out
+}
+
+// ComplianceDay is one school's compliance counts on one day, kept for
+// the dashboard's 30-day chart.
+type ComplianceDay struct {
+	SchoolID     uuid.UUID
+	Day          time.Time // midnight UTC of the day
+	Devices      int
+	Compliant    int
+	Noncompliant int
+	Unknown      int
+}
+
+// ComplianceHistoryStore keeps daily compliance counts.
+type ComplianceHistoryStore interface {
+	// RecordComplianceDay stores d, replacing the counts stored for the
+	// same school and day. Returns ENOTFOUND for an unknown school.
+	RecordComplianceDay(ctx context.Context, d ComplianceDay) error
+	// FindComplianceDays returns the days of these schools (nil: every
+	// school) on or after since, oldest first, then by school.
+	FindComplianceDays(ctx context.Context, schoolIDs []uuid.UUID, since time.Time) ([]ComplianceDay, error)
 }

@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -22,20 +23,101 @@ type Device struct {
 	Hardware   Hardware  // the full hardware inventory from the last report
 	ReportHash string    // hash of the last full report, hex SHA-256
 	LastSeenAt time.Time // last check-in of any kind
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// Verdict is the device's stored compliance: judged when a report
+	// arrives or its school's policy changes, and marked unseen by
+	// [DeviceStore.MarkUnseen].
+	Verdict   Verdict
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
-// DeviceFilter selects devices. Results are ordered by ID, which is a
-// UUIDv7 and so follows creation time.
+// DeviceFilter selects devices. Results are ordered by Sort, then by ID
+// (a UUIDv7, which follows creation time).
 type DeviceFilter struct {
 	// SchoolIDs limits the result to these schools. A nil slice means every
 	// school; an empty, non-nil slice means none.
 	SchoolIDs []uuid.UUID
-	// After is the keyset cursor: only devices with a greater ID are returned.
-	After uuid.UUID
+	// Search keeps devices whose hostname, serial number or logged-in
+	// user contains it, ignoring case; empty keeps all.
+	Search string
+	// Status keeps devices whose Verdict.Status is this; empty keeps all.
+	Status string
+	// FailingRule keeps devices whose verdict fails this rule.
+	FailingRule string
+	// SeenBefore keeps devices last seen before it, or never seen;
+	// SeenSince keeps devices last seen at or after it. Zero: no bound.
+	SeenBefore time.Time
+	SeenSince  time.Time
+	// Sort orders the result; the zero value orders by ID.
+	Sort DeviceSort
+	// After is the keyset cursor: the ID of the last device of the
+	// previous page, and AfterKey that device's sort key
+	// ([Device.SortKey]); only devices after it in the order are returned.
+	After    uuid.UUID
+	AfterKey string
 	// Limit caps the number returned; zero or less means DefaultPageSize.
 	Limit int
+}
+
+// DeviceSort is an order of the device list.
+type DeviceSort string
+
+// Device orders. Text keys sort ignoring case; devices without a key
+// (never seen, no serial) come last in every order.
+const (
+	SortByID       DeviceSort = ""
+	SortByHostname DeviceSort = "hostname"
+	SortBySerial   DeviceSort = "serial"
+	SortByLastSeen DeviceSort = "last_seen" // most recently seen first
+	SortByStatus   DeviceSort = "status"    // noncompliant, unknown, compliant
+)
+
+// DeviceSorts lists the orders the device list offers.
+var DeviceSorts = []DeviceSort{SortByID, SortByHostname, SortBySerial, SortByLastSeen, SortByStatus}
+
+// SortKey returns d's key in order s, as [DeviceFilter.AfterKey] takes it:
+// the lower-cased hostname or serial, the last-seen time as fixed-width
+// UTC text (2006-01-02T15:04:05.000000Z), or the status's rank ("0"
+// noncompliant, "1" unknown, "2" compliant, "3" not yet judged). It is
+// "" for the ID order and for a device without that key.
+func (d *Device) SortKey(s DeviceSort) string {
+	switch s {
+	case SortByHostname:
+		return strings.ToLower(d.Hostname)
+	case SortBySerial:
+		return strings.ToLower(d.Serial)
+	case SortByLastSeen:
+		if d.LastSeenAt.IsZero() {
+			return ""
+		}
+		return d.LastSeenAt.UTC().Truncate(time.Microsecond).Format("2006-01-02T15:04:05.000000Z")
+	case SortByStatus:
+		return StatusRank(d.Verdict.Status)
+	}
+	return ""
+}
+
+// StatusRank is the sort key of a compliance status: worst first.
+func StatusRank(status string) string {
+	switch status {
+	case StatusNoncompliant:
+		return "0"
+	case StatusUnknown:
+		return "1"
+	case StatusCompliant:
+		return "2"
+	}
+	return "3"
+}
+
+// DeviceCounts summarises the devices a filter selects.
+type DeviceCounts struct {
+	Total        int
+	Compliant    int
+	Noncompliant int
+	Unknown      int            // unknown, or not yet judged
+	Unseen       int            // last seen before the cutoff given, or never
+	Failing      map[string]int // rule -> devices failing it; every rule in Rules is present
 }
 
 // DefaultPageSize is the page size used when a filter gives none.
@@ -66,6 +148,11 @@ type CheckIn struct {
 	// report whose encryption was read, keys no longer reported are
 	// retired.
 	RecoveryKeys []EscrowedKey
+	// Verdict, with a full report, is the report judged against the
+	// school's policy at At, and is stored with it. On a heartbeat the
+	// store keeps the stored verdict but clears a seen_recently failure
+	// ([Verdict.Seen]), since the device has now been seen.
+	Verdict Verdict
 }
 
 // DeviceStore keeps devices and their check-ins.
@@ -86,6 +173,19 @@ type DeviceStore interface {
 	// FindPostureSnapshots returns a device's posture snapshots, newest
 	// first, at most limit of them (DefaultPageSize when zero or less).
 	FindPostureSnapshots(ctx context.Context, deviceID uuid.UUID, limit int) ([]*PostureSnapshot, error)
+	// CountDevices counts the devices f selects (ignoring its cursor,
+	// limit and sort); Unseen counts those last seen before unseenBefore
+	// or never seen.
+	CountDevices(ctx context.Context, f DeviceFilter, unseenBefore time.Time) (DeviceCounts, error)
+	// SetDeviceVerdict replaces a device's stored verdict. Returns
+	// ENOTFOUND.
+	SetDeviceVerdict(ctx context.Context, id uuid.UUID, v Verdict) error
+	// MarkUnseen adds the seen_recently rule to the failing rules of
+	// every device of the school last seen before before whose verdict
+	// does not fail it yet, making it noncompliant, and returns how many
+	// it changed. A device never seen is left alone (its verdict already
+	// says so).
+	MarkUnseen(ctx context.Context, schoolID uuid.UUID, before time.Time) (int, error)
 }
 
 // PostureSnapshot is the posture part of one full report, kept as received.

@@ -73,6 +73,9 @@ type EnrollRequest struct {
 	At         time.Time
 	// RecoveryKeys are the report's recovery keys, sealed.
 	RecoveryKeys []EscrowedKey
+	// Verdict is the report judged against the school's policy at At,
+	// stored with the device.
+	Verdict Verdict
 }
 
 // EnrollmentStore keeps enrolment tokens and the enrolments made with them.
@@ -82,6 +85,11 @@ type EnrollmentStore interface {
 	CreateEnrollToken(ctx context.Context, t *EnrollToken) error
 	// FindEnrollTokenByID returns ENOTFOUND if there is no such token.
 	FindEnrollTokenByID(ctx context.Context, id uuid.UUID) (*EnrollToken, error)
+	// FindEnrollTokens returns the tokens of these schools (nil: every
+	// school), newest first, at most limit (DefaultPageSize when zero).
+	FindEnrollTokens(ctx context.Context, schoolIDs []uuid.UUID, limit int) ([]*EnrollToken, error)
+	// FindEnrollmentsByDevice returns a device's enrolments, newest first.
+	FindEnrollmentsByDevice(ctx context.Context, deviceID uuid.UUID) ([]*Enrollment, error)
 	// RevokeEnrollToken marks a token revoked. Returns ENOTFOUND.
 	RevokeEnrollToken(ctx context.Context, id uuid.UUID, at time.Time) error
 	// EnrollDevice checks the token with [EnrollToken.Usable], counts one

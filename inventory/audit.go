@@ -1,0 +1,156 @@
+package inventory
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// AuditEntry is one line of the audit log: who did what, to which record,
+// in which school, when and from where. The log is append-only and
+// hash-chained: each entry holds the hash of the one before it, so an entry
+// changed, removed or moved in the database breaks the chain at that point
+// (see [VerifyAudit]).
+type AuditEntry struct {
+	Seq      int64     // 1, 2, 3, ... in the order entries were appended
+	At       time.Time // stored truncated to microseconds, UTC
+	ActorID  uuid.UUID // the person, or uuid.Nil for the system or an agent
+	Actor    string    // the person's email, "system", or "agent"
+	SchoolID uuid.UUID // uuid.Nil when the action is not about one school
+	Action   string    // e.g. "session.signin", "enrollment.revoke"
+	Record   string    // e.g. "device/0190...", "user/0190..."; may be empty
+	Addr     string    // the remote address the request came from
+	Detail   string    // a few words for people; never a secret
+	PrevHash []byte    // Hash of the entry before, or nil for the first
+	Hash     []byte    // [AuditEntry.ComputeHash] when appended
+}
+
+// Validate checks the fields a caller fills.
+func (e *AuditEntry) Validate() error {
+	switch {
+	case e.Action == "" || len(e.Action) > 100:
+		return Errorf(EINVALID, "audit action: give 1-100 bytes")
+	case e.Actor == "" || len(e.Actor) > 320:
+		return Errorf(EINVALID, "audit actor: give 1-320 bytes")
+	case len(e.Record) > 200:
+		return Errorf(EINVALID, "audit record: at most 200 bytes")
+	case len(e.Addr) > 100:
+		return Errorf(EINVALID, "audit address: at most 100 bytes")
+	case len(e.Detail) > 2000:
+		return Errorf(EINVALID, "audit detail: at most 2000 bytes")
+	case e.At.IsZero():
+		return Errorf(EINVALID, "audit time: missing")
+	}
+	var v validator
+	v.strs("audit", map[string]string{"action": e.Action, "actor": e.Actor, "record": e.Record, "addr": e.Addr, "detail": e.Detail})
+	return v.err
+}
+
+// ComputeHash returns the SHA-256 of the entry's fields and PrevHash in a
+// fixed, length-prefixed encoding. The time is taken in UTC at microsecond
+// precision, as stores keep it.
+func (e *AuditEntry) ComputeHash() []byte {
+	h := sha256.New()
+	var n [8]byte
+	field := func(b []byte) {
+		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+		h.Write(n[:])
+		h.Write(b)
+	}
+	binary.BigEndian.PutUint64(n[:], uint64(e.Seq))
+	h.Write([]byte("rollcall-audit-v1"))
+	h.Write(n[:])
+	field([]byte(e.At.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano)))
+	field(e.ActorID[:])
+	field([]byte(e.Actor))
+	field(e.SchoolID[:])
+	field([]byte(e.Action))
+	field([]byte(e.Record))
+	field([]byte(e.Addr))
+	field([]byte(e.Detail))
+	field(e.PrevHash)
+	return h.Sum(nil)
+}
+
+// AuditFilter selects audit entries, newest first.
+type AuditFilter struct {
+	// SchoolIDs limits the result to these schools and to entries of no
+	// school. A nil slice means every entry.
+	SchoolIDs []uuid.UUID
+	ActorID   uuid.UUID // uuid.Nil means anyone
+	Action    string    // prefix, e.g. "session." ; empty means any
+	Since     time.Time // at or after; zero means no bound
+	Until     time.Time // before; zero means no bound
+	Before    int64     // keyset cursor: only Seq < Before; zero means no bound
+	Limit     int       // zero or less means DefaultPageSize, capped at MaxPageSize
+}
+
+// AuditStore keeps the audit log.
+type AuditStore interface {
+	// AppendAudit appends e: in one transaction, and serialised with every
+	// other append (on PostgreSQL across replicas too), it sets e.Seq to
+	// one more than the last entry's, e.PrevHash to the last entry's Hash,
+	// and e.Hash to e.ComputeHash(). Returns EINVALID when e fails
+	// [AuditEntry.Validate].
+	AppendAudit(ctx context.Context, e *AuditEntry) error
+	// FindAudit returns the entries f selects, newest first.
+	FindAudit(ctx context.Context, f AuditFilter) ([]*AuditEntry, error)
+	// WalkAudit calls fn with every entry in Seq order, stopping at the
+	// first error fn returns and returning it.
+	WalkAudit(ctx context.Context, fn func(*AuditEntry) error) error
+}
+
+// AuditBreak is what [VerifyAudit] found wrong with the chain.
+type AuditBreak struct {
+	Seq    int64  // the first entry that does not fit the chain
+	Reason string // changed, removed or reordered, in words
+}
+
+// Error implements error.
+func (b *AuditBreak) Error() string {
+	return fmt.Sprintf("audit entry %d: %s", b.Seq, b.Reason)
+}
+
+// VerifyAudit walks the log and checks the chain: sequence numbers without
+// gaps from 1, each entry's hash over its own fields, and each entry's
+// PrevHash equal to the hash of the one before. It returns how many entries
+// it checked and, at the first one that does not fit, an *AuditBreak.
+func VerifyAudit(ctx context.Context, s AuditStore) (int64, error) {
+	var (
+		n    int64
+		prev []byte
+	)
+	err := s.WalkAudit(ctx, func(e *AuditEntry) error {
+		want := n + 1
+		switch {
+		case e.Seq > want:
+			return &AuditBreak{Seq: want, Reason: fmt.Sprintf("missing: entries %d to %d were removed", want, e.Seq-1)}
+		case e.Seq < want:
+			return &AuditBreak{Seq: e.Seq, Reason: "appears twice or out of order"}
+		case !bytes.Equal(e.Hash, e.ComputeHash()):
+			return &AuditBreak{Seq: e.Seq, Reason: "was changed after it was written: its contents no longer match its hash"}
+		case !bytes.Equal(e.PrevHash, prev):
+			return &AuditBreak{Seq: e.Seq, Reason: fmt.Sprintf("does not follow entry %d: the entry before it was changed, removed or reordered (expected previous hash %s)", n, short(prev))}
+		}
+		n, prev = e.Seq, e.Hash
+		return nil
+	})
+	return n, err
+}
+
+func short(b []byte) string {
+	if len(b) == 0 {
+		return "none"
+	}
+	s := hex.EncodeToString(b)
+	if len(s) > 12 {
+		s = s[:12]
+	}
+	return s
+}
