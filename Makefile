@@ -14,7 +14,7 @@ PROTOC_GEN_GRPC_VERSION := v1.6.2
 # The platforms the agent ships for.
 AGENT_TARGETS := windows/amd64 windows/arm64 darwin/arm64 darwin/amd64 linux/amd64
 
-.PHONY: all build demo test vet fmt-check proto proto-check tools deps cross unit bench clean
+.PHONY: all build demo test vet fmt-check proto proto-check tools deps cross unit bench screenshots clean
 
 all: build
 
@@ -52,6 +52,10 @@ vet:
 
 unit:
 	$(GO) test -race -count=1 ./...
+
+## screenshots: refresh the README's pictures from the browser test.
+screenshots: deps
+	ROLLCALL_SCREENSHOTS=1 $(GO) test -count=1 -run TestDashboardInBrowser ./server/app
 
 cross:
 	@for t in $(AGENT_TARGETS); do \

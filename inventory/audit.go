@@ -154,3 +154,6 @@ func short(b []byte) string {
 	}
 	return s
 }
+
+// PageLimit returns the effective limit of f.
+func (f AuditFilter) PageLimit() int { return DeviceFilter{Limit: f.Limit}.PageLimit() }

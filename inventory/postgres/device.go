@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -22,14 +25,20 @@ func (db *DB) FindDeviceByID(ctx context.Context, id uuid.UUID) (*inventory.Devi
 	return d, err
 }
 
-// FindDevices returns a page of devices matching f, ordered by ID.
+// FindDevices returns a page of devices matching f, in the order f.Sort
+// and then by ID. Returns EINVALID for an unknown sort, status or rule, or
+// for a cursor key that is not a key of the sort.
 func (db *DB) FindDevices(ctx context.Context, f inventory.DeviceFilter) ([]*inventory.Device, error) {
+	q, err := newDeviceQuery(f)
+	if err != nil {
+		return nil, err
+	}
 	if f.SchoolIDs != nil && len(f.SchoolIDs) == 0 {
 		return []*inventory.Device{}, nil
 	}
 	var all []*inventory.Device
-	err := db.readTx(ctx, func(tx pgx.Tx) (err error) {
-		all, err = findDevices(ctx, tx, f)
+	err = db.readTx(ctx, func(tx pgx.Tx) (err error) {
+		all, err = findDevices(ctx, tx, q)
 		return err
 	})
 	return all, err
@@ -105,6 +114,79 @@ func (db *DB) FindPostureSnapshots(ctx context.Context, deviceID uuid.UUID, limi
 	return all, err
 }
 
+// CountDevices counts the devices f selects, ignoring its cursor, limit
+// and sort; Unseen counts those last seen before unseenBefore or never
+// seen. Returns EINVALID for an unknown status or rule in f.
+func (db *DB) CountDevices(ctx context.Context, f inventory.DeviceFilter, unseenBefore time.Time) (inventory.DeviceCounts, error) {
+	f.Sort, f.After, f.AfterKey = inventory.SortByID, uuid.Nil, ""
+	q, err := newDeviceQuery(f)
+	if err != nil {
+		return inventory.DeviceCounts{}, err
+	}
+	c := inventory.DeviceCounts{Failing: make(map[string]int, len(inventory.Rules))}
+	for _, r := range inventory.Rules {
+		c.Failing[r] = 0
+	}
+	if f.SchoolIDs != nil && len(f.SchoolIDs) == 0 {
+		return c, nil
+	}
+	err = db.readTx(ctx, func(tx pgx.Tx) error {
+		return countDevices(ctx, tx, q, unseenBefore, &c)
+	})
+	if err != nil {
+		return inventory.DeviceCounts{}, err
+	}
+	return c, nil
+}
+
+// SetDeviceVerdict replaces a device's stored verdict, leaving UpdatedAt
+// alone. Returns EINVALID for a verdict with an unknown status or rule,
+// and ENOTFOUND.
+func (db *DB) SetDeviceVerdict(ctx context.Context, id uuid.UUID, v inventory.Verdict) error {
+	sv, err := encodeVerdict(v)
+	if err != nil {
+		return err
+	}
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE devices SET
+				verdict_status = $1, verdict_failing = $2, verdict_unknown = $3
+			WHERE id = $4`, sv.status, sv.failing, sv.unknown, id)
+		if err != nil {
+			return fmt.Errorf("update verdict: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return inventory.Errorf(inventory.ENOTFOUND, "device %s not found", id)
+		}
+		return nil
+	})
+}
+
+// MarkUnseen adds the seen_recently rule to the failing rules of every
+// judged device of the school last seen before before whose verdict does
+// not fail it yet, making it noncompliant (and dropping seen_recently from
+// its unknown rules), and returns how many it changed. A device never
+// seen, or not judged yet, is left alone: its verdict already says that
+// nothing is known of it, and a verdict made of seen_recently alone would
+// turn compliant at its next heartbeat without ever being judged.
+func (db *DB) MarkUnseen(ctx context.Context, schoolID uuid.UUID, before time.Time) (int, error) {
+	var n int64
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE devices SET
+				verdict_status = 'noncompliant',
+				verdict_failing = array_append(verdict_failing, 'seen_recently'),
+				verdict_unknown = array_remove(verdict_unknown, 'seen_recently')
+			WHERE school_id = $1 AND last_seen_at < $2 AND verdict_status <> ''
+				AND NOT verdict_failing @> ARRAY['seen_recently']`,
+			schoolID, encodeTime(before))
+		if err != nil {
+			return fmt.Errorf("mark unseen devices: %w", err)
+		}
+		n = tag.RowsAffected()
+		return nil
+	})
+	return int(n), err
+}
+
 func findDeviceByID(ctx context.Context, tx pgx.Tx, id uuid.UUID) (*inventory.Device, error) {
 	d, err := scanDevice(tx.QueryRow(ctx, `SELECT `+deviceColumns+` FROM devices WHERE id = $1`, id))
 	if isNoRows(err) {
@@ -113,19 +195,252 @@ func findDeviceByID(ctx context.Context, tx pgx.Tx, id uuid.UUID) (*inventory.De
 	return d, err
 }
 
-func findDevices(ctx context.Context, tx pgx.Tx, f inventory.DeviceFilter) ([]*inventory.Device, error) {
-	where, args := "id > $1", []any{f.After, f.PageLimit()}
-	if f.SchoolIDs != nil {
-		where += " AND school_id = ANY($3)"
-		args = append(args, f.SchoolIDs)
+// deviceOrder is how an [inventory.DeviceSort] reads in SQL.
+type deviceOrder struct {
+	// col is the column of the sort key, "" for the ID order; desc says
+	// it sorts from the greatest key.
+	col  string
+	desc bool
+	// keyed selects the devices that have a key and keyless those that
+	// have none, which come last, by ID; keyless is "" when every device
+	// has a key.
+	keyed, keyless string
+	// parse converts a cursor's AfterKey to the value stored in col.
+	parse func(key string) (any, error)
+}
+
+// deviceOrders has every order of the device list. Each has an index on
+// (col, id) and one on (school_id, col, id), so that a page is a range
+// scan of one of them.
+var deviceOrders = map[inventory.DeviceSort]deviceOrder{
+	inventory.SortByID: {},
+	inventory.SortByHostname: {
+		col: "hostname_key", keyed: "hostname_key > ''", keyless: "hostname_key = ''", parse: textKey,
+	},
+	inventory.SortBySerial: {
+		col: "serial_key", keyed: "serial_key > ''", keyless: "serial_key = ''", parse: textKey,
+	},
+	inventory.SortByLastSeen: {
+		col: "last_seen_at", desc: true, keyed: "last_seen_at IS NOT NULL", keyless: "last_seen_at IS NULL",
+		parse: func(key string) (any, error) {
+			t, err := time.Parse(keyTimeFormat, key)
+			if err != nil {
+				return nil, inventory.Errorf(inventory.EINVALID,
+					"after_key %q is not a last-seen time in the form %s", key, keyTimeFormat)
+			}
+			return utc(t), nil
+		},
+	},
+	inventory.SortByStatus: {col: "status_rank", parse: rankKey},
+}
+
+// keyTimeFormat is the form of a time in a cursor key.
+const keyTimeFormat = "2006-01-02T15:04:05.000000Z"
+
+// textKey is the cursor key of a text order: the lower-cased text itself.
+func textKey(key string) (any, error) { return key, nil }
+
+// rankKey parses the cursor key of the status order.
+func rankKey(key string) (any, error) {
+	for rank, status := range []string{inventory.StatusNoncompliant, inventory.StatusUnknown, inventory.StatusCompliant, ""} {
+		if inventory.StatusRank(status) == key {
+			return rank, nil
+		}
 	}
-	rows, err := tx.Query(ctx, `SELECT `+deviceColumns+` FROM devices
-		WHERE `+where+` ORDER BY id LIMIT $2`, args...)
+	return nil, inventory.Errorf(inventory.EINVALID, "after_key %q is not a status rank: use 0, 1, 2 or 3", key)
+}
+
+// mustRank returns the rank of a status that has been checked.
+func mustRank(status string) int {
+	rank, err := rankKey(inventory.StatusRank(status))
+	if err != nil {
+		panic(err)
+	}
+	return rank.(int)
+}
+
+// deviceQuery is a [inventory.DeviceFilter] that has been checked.
+type deviceQuery struct {
+	f     inventory.DeviceFilter
+	order deviceOrder
+	// after is the cursor's key as stored, or nil when the cursor is at
+	// the start or among the devices without a key (inTail).
+	after  any
+	inTail bool
+}
+
+// newDeviceQuery checks f: its sort, status, rule and cursor key.
+func newDeviceQuery(f inventory.DeviceFilter) (*deviceQuery, error) {
+	order, ok := deviceOrders[f.Sort]
+	if !ok {
+		return nil, inventory.Errorf(inventory.EINVALID, "sort %q: use %s", f.Sort, sortNames())
+	}
+	switch f.Status {
+	case "", inventory.StatusCompliant, inventory.StatusNoncompliant, inventory.StatusUnknown:
+	default:
+		return nil, inventory.Errorf(inventory.EINVALID, "status %q: use %s, %s or %s",
+			f.Status, inventory.StatusCompliant, inventory.StatusNoncompliant, inventory.StatusUnknown)
+	}
+	if f.FailingRule != "" && !slices.Contains(inventory.Rules, f.FailingRule) {
+		return nil, inventory.Errorf(inventory.EINVALID, "failing rule %q: use one of %s",
+			f.FailingRule, strings.Join(inventory.Rules, ", "))
+	}
+	q := &deviceQuery{f: f, order: order}
+	switch {
+	case order.col == "":
+		if f.AfterKey != "" {
+			return nil, inventory.Errorf(inventory.EINVALID, "after_key %q: the ID order has no key", f.AfterKey)
+		}
+	case f.AfterKey != "":
+		after, err := order.parse(f.AfterKey)
+		if err != nil {
+			return nil, err
+		}
+		q.after = after
+	case f.After != uuid.Nil:
+		if order.keyless == "" {
+			return nil, inventory.Errorf(inventory.EINVALID, "after_key: the %s order needs the key of device %s", f.Sort, f.After)
+		}
+		q.inTail = true
+	}
+	return q, nil
+}
+
+// sortNames lists the orders for an error message.
+func sortNames() string {
+	names := make([]string, len(inventory.DeviceSorts))
+	for i, s := range inventory.DeviceSorts {
+		names[i] = strconv.Quote(string(s))
+	}
+	return strings.Join(names, ", ")
+}
+
+// sqlArgs collects a query's arguments.
+type sqlArgs []any
+
+// add appends v and returns its placeholder.
+func (a *sqlArgs) add(v any) string {
+	*a = append(*a, v)
+	return "$" + strconv.Itoa(len(*a))
+}
+
+// filter returns the conditions of q's filter, adding their arguments to
+// a. It leaves out the cursor.
+func (q *deviceQuery) filter(a *sqlArgs) []string {
+	var (
+		f     = q.f
+		where []string
+	)
+	if f.SchoolIDs != nil {
+		where = append(where, "school_id = ANY("+a.add(f.SchoolIDs)+")")
+	}
+	if f.Search != "" {
+		p := a.add(containsPattern(f.Search))
+		where = append(where, `(hostname_key LIKE `+p+` ESCAPE '\' OR serial_key LIKE `+p+
+			` ESCAPE '\' OR logged_in_user LIKE `+p+` ESCAPE '\')`)
+	}
+	if f.Status != "" {
+		where = append(where, "status_rank = "+a.add(mustRank(f.Status)))
+	}
+	if f.FailingRule != "" {
+		where = append(where, "verdict_failing @> "+a.add([]string{f.FailingRule})+"::text[]")
+	}
+	if !f.SeenBefore.IsZero() {
+		where = append(where, "(last_seen_at IS NULL OR last_seen_at < "+a.add(encodeTime(f.SeenBefore))+")")
+	}
+	if !f.SeenSince.IsZero() {
+		where = append(where, "last_seen_at >= "+a.add(encodeTime(f.SeenSince)))
+	}
+	return where
+}
+
+// containsPattern returns a LIKE pattern for text containing s, ignoring
+// case, with the wildcards in s escaped by a backslash.
+func containsPattern(s string) string {
+	return "%" + likeEscaper.Replace(strings.ToLower(s)) + "%"
+}
+
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// whereClause joins conditions into a WHERE clause.
+func whereClause(where []string) string {
+	if len(where) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(where, " AND ")
+}
+
+// findDevices reads a page in two parts: the devices that have a key in
+// the order, from the cursor on, and then, while the page has room, those
+// without one, by ID. Each part is one range scan of an order's index.
+func findDevices(ctx context.Context, tx pgx.Tx, q *deviceQuery) ([]*inventory.Device, error) {
+	var (
+		o     = q.order
+		f     = q.f
+		limit = f.PageLimit()
+		all   = []*inventory.Device{}
+	)
+	if !q.inTail {
+		var a sqlArgs
+		where := q.filter(&a)
+		orderBy := "id"
+		switch {
+		case o.col == "":
+			if f.After != uuid.Nil {
+				where = append(where, "id > "+a.add(f.After))
+			}
+		default:
+			if o.keyed != "" {
+				where = append(where, o.keyed)
+			}
+			// A bound the filter implies on the key, so that the scan
+			// stops where the matching devices do.
+			if o.col == "last_seen_at" && !f.SeenBefore.IsZero() {
+				where = append(where, "last_seen_at < "+a.add(encodeTime(f.SeenBefore)))
+			}
+			if q.after != nil {
+				first, next := ">=", ">"
+				if o.desc {
+					first, next = "<=", "<"
+				}
+				k := a.add(q.after)
+				where = append(where, o.col+" "+first+" "+k, "("+o.col+" "+next+" "+k+" OR id > "+a.add(f.After)+")")
+			}
+			orderBy = o.col + " ASC, id"
+			if o.desc {
+				orderBy = o.col + " DESC, id"
+			}
+		}
+		page, err := queryDevices(ctx, tx, whereClause(where)+" ORDER BY "+orderBy+" LIMIT "+a.add(limit), a)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+	}
+	// A device never seen is not seen since anything.
+	if o.keyless == "" || len(all) >= limit || (o.col == "last_seen_at" && !f.SeenSince.IsZero()) {
+		return all, nil
+	}
+	var a sqlArgs
+	where := append(q.filter(&a), o.keyless)
+	if q.inTail {
+		where = append(where, "id > "+a.add(f.After))
+	}
+	page, err := queryDevices(ctx, tx, whereClause(where)+" ORDER BY id LIMIT "+a.add(limit-len(all)), a)
+	if err != nil {
+		return nil, err
+	}
+	return append(all, page...), nil
+}
+
+// queryDevices reads the devices that rest selects: the query after FROM.
+func queryDevices(ctx context.Context, tx pgx.Tx, rest string, args []any) ([]*inventory.Device, error) {
+	rows, err := tx.Query(ctx, `SELECT `+deviceColumns+` FROM devices`+rest, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query devices: %w", err)
 	}
 	defer rows.Close()
-	all := []*inventory.Device{}
+	var all []*inventory.Device
 	for rows.Next() {
 		d, err := scanDevice(rows)
 		if err != nil {
@@ -136,26 +451,75 @@ func findDevices(ctx context.Context, tx pgx.Tx, f inventory.DeviceFilter) ([]*i
 	return all, rows.Err()
 }
 
-// recordHeartbeat moves last_seen_at when the hash matches the stored one.
-func recordHeartbeat(ctx context.Context, tx pgx.Tx, c inventory.CheckIn) error {
-	tag, err := tx.Exec(ctx, `UPDATE devices SET last_seen_at = $1
-		WHERE id = $2 AND report_hash = $3 AND report_hash <> ''`,
-		encodeTime(c.At), c.DeviceID, c.Hash)
-	if err != nil {
-		return fmt.Errorf("update last seen: %w", err)
+// countDevices fills c with the counts of the devices q selects.
+func countDevices(ctx context.Context, tx pgx.Tx, q *deviceQuery, unseenBefore time.Time, c *inventory.DeviceCounts) error {
+	var a sqlArgs
+	unseen := "last_seen_at IS NULL"
+	if !unseenBefore.IsZero() {
+		unseen += " OR last_seen_at < " + a.add(encodeTime(unseenBefore))
 	}
-	if tag.RowsAffected() == 1 {
-		return nil
+	cols := []string{
+		"count(*)",
+		"count(*) FILTER (WHERE verdict_status = 'compliant')",
+		"count(*) FILTER (WHERE verdict_status = 'noncompliant')",
+		"count(*) FILTER (WHERE verdict_status IN ('unknown', ''))",
+		"count(*) FILTER (WHERE " + unseen + ")",
 	}
-	if _, err := findDeviceByID(ctx, tx, c.DeviceID); err != nil {
-		return err
+	failing := make([]int, len(inventory.Rules))
+	dest := []any{&c.Total, &c.Compliant, &c.Noncompliant, &c.Unknown, &c.Unseen}
+	for i, r := range inventory.Rules {
+		cols = append(cols, "count(*) FILTER (WHERE verdict_failing @> "+a.add([]string{r})+"::text[])")
+		dest = append(dest, &failing[i])
 	}
-	return inventory.Errorf(inventory.EREPORTREQUIRED, "report hash %q is not the one stored for device %s: send the full report", c.Hash, c.DeviceID)
+	where := whereClause(q.filter(&a))
+	if err := tx.QueryRow(ctx, `SELECT `+strings.Join(cols, ", ")+` FROM devices`+where, a...).Scan(dest...); err != nil {
+		return fmt.Errorf("count devices: %w", err)
+	}
+	for i, r := range inventory.Rules {
+		c.Failing[r] = failing[i]
+	}
+	return nil
 }
 
-// recordReport stores a full report: the device's hardware and hash, and
-// a posture snapshot.
+// recordHeartbeat moves last_seen_at when the hash matches the stored one,
+// and clears a seen_recently failure or unknown from the stored verdict.
+func recordHeartbeat(ctx context.Context, tx pgx.Tx, c inventory.CheckIn) error {
+	var sv storedVerdict
+	err := tx.QueryRow(ctx, `UPDATE devices SET last_seen_at = $1
+		WHERE id = $2 AND report_hash = $3 AND report_hash <> ''
+		RETURNING verdict_status, verdict_failing, verdict_unknown`,
+		encodeTime(c.At), c.DeviceID, c.Hash).Scan(&sv.status, &sv.failing, &sv.unknown)
+	if isNoRows(err) {
+		if _, err := findDeviceByID(ctx, tx, c.DeviceID); err != nil {
+			return err
+		}
+		return inventory.Errorf(inventory.EREPORTREQUIRED, "report hash %q is not the one stored for device %s: send the full report", c.Hash, c.DeviceID)
+	} else if err != nil {
+		return fmt.Errorf("update last seen: %w", err)
+	}
+	v := sv.decode()
+	if !slices.Contains(v.Failing, inventory.RuleSeenRecently) && !slices.Contains(v.Unknown, inventory.RuleSeenRecently) {
+		return nil
+	}
+	seen, err := encodeVerdict(v.Seen())
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE devices SET
+			verdict_status = $1, verdict_failing = $2, verdict_unknown = $3
+		WHERE id = $4`, seen.status, seen.failing, seen.unknown, c.DeviceID); err != nil {
+		return fmt.Errorf("update verdict: %w", err)
+	}
+	return nil
+}
+
+// recordReport stores a full report: the device's hardware, hash and
+// verdict, and a posture snapshot.
 func recordReport(ctx context.Context, tx pgx.Tx, c inventory.CheckIn) error {
+	sv, err := encodeVerdict(c.Verdict)
+	if err != nil {
+		return err
+	}
 	h := &c.Report.Hardware
 	hw, err := json.Marshal(h)
 	if err != nil {
@@ -163,10 +527,14 @@ func recordReport(ctx context.Context, tx pgx.Tx, c inventory.CheckIn) error {
 	}
 	tag, err := tx.Exec(ctx, `UPDATE devices SET
 			hostname = $1, make = $2, model = $3, serial = $4, os_name = $5, os_version = $6,
-			hardware = $7, report_hash = $8, last_seen_at = $9, updated_at = $9
-		WHERE id = $10`,
+			hardware = $7, report_hash = $8, last_seen_at = $9, updated_at = $9,
+			hostname_key = $10, serial_key = $11, logged_in_user = $12,
+			verdict_status = $13, verdict_failing = $14, verdict_unknown = $15
+		WHERE id = $16`,
 		h.Hostname, h.Make, h.Model, h.Serial, h.OSName, h.OSVersion,
-		hw, c.Hash, encodeTime(c.At), c.DeviceID)
+		hw, c.Hash, encodeTime(c.At),
+		strings.ToLower(h.Hostname), strings.ToLower(h.Serial), strings.ToLower(h.LoggedInUser),
+		sv.status, sv.failing, sv.unknown, c.DeviceID)
 	if what, ok := uniqueViolation(err); ok && what == "devices_school_serial_key" {
 		return inventory.Errorf(inventory.ECONFLICT, "serial number %s belongs to another device in this school", h.Serial)
 	} else if err != nil {
@@ -205,20 +573,94 @@ func insertPosture(ctx context.Context, tx pgx.Tx, deviceID uuid.UUID, hash stri
 }
 
 const deviceColumns = `id, school_id, hostname, make, model, serial, os_name, os_version,
-	hardware, report_hash, last_seen_at, created_at, updated_at`
+	hardware, report_hash, last_seen_at, created_at, updated_at,
+	verdict_status, verdict_failing, verdict_unknown`
 
 func scanDevice(row pgx.Row) (*inventory.Device, error) {
 	var (
 		d  inventory.Device
 		hw []byte
+		sv storedVerdict
 	)
 	err := row.Scan(&d.ID, &d.SchoolID, &d.Hostname, &d.Make, &d.Model, &d.Serial, &d.OSName, &d.OSVersion,
-		&hw, &d.ReportHash, timeScanner{&d.LastSeenAt}, timeScanner{&d.CreatedAt}, timeScanner{&d.UpdatedAt})
+		&hw, &d.ReportHash, timeScanner{&d.LastSeenAt}, timeScanner{&d.CreatedAt}, timeScanner{&d.UpdatedAt},
+		&sv.status, &sv.failing, &sv.unknown)
 	if err != nil {
 		return nil, fmt.Errorf("scan device: %w", err)
 	}
 	if err := json.Unmarshal(hw, &d.Hardware); err != nil {
 		return nil, fmt.Errorf("decode hardware: %w", err)
 	}
+	d.Verdict = sv.decode()
 	return &d, nil
+}
+
+// storedVerdict is a verdict as the devices table holds it: the status,
+// and the failing and unknown rules as arrays, empty (not NULL) for none.
+type storedVerdict struct {
+	status           string
+	failing, unknown []string
+}
+
+// encodeVerdict checks v and returns it as stored. Returns EINVALID for an
+// unknown status or rule, a rule given twice, or rules without a status.
+func encodeVerdict(v inventory.Verdict) (storedVerdict, error) {
+	switch v.Status {
+	case "", inventory.StatusCompliant, inventory.StatusNoncompliant, inventory.StatusUnknown:
+	default:
+		return storedVerdict{}, inventory.Errorf(inventory.EINVALID, "verdict status %q: use %s, %s or %s, or none for not judged",
+			v.Status, inventory.StatusCompliant, inventory.StatusNoncompliant, inventory.StatusUnknown)
+	}
+	if v.Status == "" && len(v.Failing)+len(v.Unknown) > 0 {
+		return storedVerdict{}, inventory.Errorf(inventory.EINVALID, "verdict without a status lists rules")
+	}
+	seen := map[string]bool{}
+	for _, r := range slices.Concat(v.Failing, v.Unknown) {
+		switch {
+		case !slices.Contains(inventory.Rules, r):
+			return storedVerdict{}, inventory.Errorf(inventory.EINVALID, "verdict rule %q: use one of %s", r, strings.Join(inventory.Rules, ", "))
+		case seen[r]:
+			return storedVerdict{}, inventory.Errorf(inventory.EINVALID, "verdict lists rule %s twice", r)
+		}
+		seen[r] = true
+	}
+	return storedVerdict{
+		status:  v.Status,
+		failing: sortRules(append([]string{}, v.Failing...)),
+		unknown: sortRules(append([]string{}, v.Unknown...)),
+	}, nil
+}
+
+// decode returns the verdict sv holds, each list in the order of
+// [inventory.Rules] and nil when empty.
+func (sv storedVerdict) decode() inventory.Verdict {
+	v := inventory.Verdict{Status: sv.status}
+	if len(sv.failing) > 0 {
+		v.Failing = sortRules(sv.failing)
+	}
+	if len(sv.unknown) > 0 {
+		v.Unknown = sortRules(sv.unknown)
+	}
+	return v
+}
+
+// sortRules sorts rules in the order of [inventory.Rules], unknown ones
+// last.
+func sortRules(rules []string) []string {
+	slices.SortStableFunc(rules, func(a, b string) int {
+		return cmpRank(slices.Index(inventory.Rules, a), slices.Index(inventory.Rules, b))
+	})
+	return rules
+}
+
+// cmpRank compares two positions in [inventory.Rules], -1 (absent) after
+// the rest.
+func cmpRank(a, b int) int {
+	if a < 0 {
+		a = len(inventory.Rules)
+	}
+	if b < 0 {
+		b = len(inventory.Rules)
+	}
+	return a - b
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -56,6 +57,63 @@ func (db *DB) FindEnrollTokenByID(ctx context.Context, id uuid.UUID) (*inventory
 	return t, err
 }
 
+// FindEnrollTokens returns the tokens of these schools (nil: every
+// school; empty: none), newest first, at most limit (DefaultPageSize when
+// zero or less, and never more than MaxPageSize).
+func (db *DB) FindEnrollTokens(ctx context.Context, schoolIDs []uuid.UUID, limit int) ([]*inventory.EnrollToken, error) {
+	all := []*inventory.EnrollToken{}
+	if schoolIDs != nil && len(schoolIDs) == 0 {
+		return all, nil
+	}
+	err := db.readTx(ctx, func(tx pgx.Tx) error {
+		var (
+			a     sqlArgs
+			where []string
+		)
+		if schoolIDs != nil {
+			where = append(where, "school_id = ANY("+a.add(schoolIDs)+")")
+		}
+		rows, err := tx.Query(ctx, `SELECT `+enrollTokenColumns+` FROM enroll_tokens`+whereClause(where)+
+			` ORDER BY created_at DESC, id DESC LIMIT `+a.add(inventory.DeviceFilter{Limit: limit}.PageLimit()), a...)
+		if err != nil {
+			return fmt.Errorf("query enrolment tokens: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			t, err := scanEnrollToken(rows)
+			if err != nil {
+				return err
+			}
+			all = append(all, t)
+		}
+		return rows.Err()
+	})
+	return all, err
+}
+
+// FindEnrollmentsByDevice returns a device's enrolments, newest first;
+// none for an unknown device.
+func (db *DB) FindEnrollmentsByDevice(ctx context.Context, deviceID uuid.UUID) ([]*inventory.Enrollment, error) {
+	all := []*inventory.Enrollment{}
+	err := db.readTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+enrollmentColumns+` FROM enrollments
+			WHERE device_id = $1 ORDER BY created_at DESC, id DESC`, deviceID)
+		if err != nil {
+			return fmt.Errorf("query enrolments: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			e, err := scanEnrollment(rows)
+			if err != nil {
+				return err
+			}
+			all = append(all, e)
+		}
+		return rows.Err()
+	})
+	return all, err
+}
+
 // RevokeEnrollToken marks a token revoked at at; a token that is revoked
 // already keeps its first revocation time. Returns ENOTFOUND.
 func (db *DB) RevokeEnrollToken(ctx context.Context, id uuid.UUID, at time.Time) error {
@@ -103,6 +161,10 @@ func enrollDevice(ctx context.Context, tx pgx.Tx, r *inventory.EnrollRequest, e 
 		return nil, fmt.Errorf("count token use: %w", err)
 	}
 
+	sv, err := encodeVerdict(r.Verdict)
+	if err != nil {
+		return nil, err
+	}
 	h := &r.Report.Hardware
 	hw, err := json.Marshal(h)
 	if err != nil {
@@ -116,16 +178,23 @@ func enrollDevice(ctx context.Context, tx pgx.Tx, r *inventory.EnrollRequest, e 
 	// upsert also settles a race with an enrolment through another token.
 	d, err := scanDevice(tx.QueryRow(ctx, `INSERT INTO devices
 			(id, school_id, hostname, make, model, serial, os_name, os_version,
-			hardware, report_hash, last_seen_at, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $11)
+			hardware, report_hash, last_seen_at, created_at, updated_at,
+			hostname_key, serial_key, logged_in_user,
+			verdict_status, verdict_failing, verdict_unknown)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $11, $12, $13, $14, $15, $16, $17)
 		ON CONFLICT (school_id, serial) WHERE serial <> '' DO UPDATE SET
 			hostname = excluded.hostname, make = excluded.make, model = excluded.model,
 			os_name = excluded.os_name, os_version = excluded.os_version,
 			hardware = excluded.hardware, report_hash = excluded.report_hash,
-			last_seen_at = excluded.last_seen_at, updated_at = excluded.updated_at
+			last_seen_at = excluded.last_seen_at, updated_at = excluded.updated_at,
+			hostname_key = excluded.hostname_key, logged_in_user = excluded.logged_in_user,
+			verdict_status = excluded.verdict_status, verdict_failing = excluded.verdict_failing,
+			verdict_unknown = excluded.verdict_unknown
 		RETURNING `+deviceColumns,
 		id, tok.SchoolID, h.Hostname, h.Make, h.Model, h.Serial, h.OSName, h.OSVersion,
-		hw, r.ReportHash, encodeTime(r.At)))
+		hw, r.ReportHash, encodeTime(r.At),
+		strings.ToLower(h.Hostname), strings.ToLower(h.Serial), strings.ToLower(h.LoggedInUser),
+		sv.status, sv.failing, sv.unknown))
 	if err != nil {
 		return nil, fmt.Errorf("upsert device: %w", err)
 	}
@@ -242,18 +311,25 @@ func revoke(ctx context.Context, tx pgx.Tx, table, what string, id uuid.UUID, at
 // findEnrollTokenByID reads a token, locking its row until the
 // transaction ends when forUpdate is set.
 func findEnrollTokenByID(ctx context.Context, tx pgx.Tx, id uuid.UUID, forUpdate bool) (*inventory.EnrollToken, error) {
-	q := `SELECT id, school_id, secret_hash, max_uses, uses, expires_at, revoked_at, created_at
-		FROM enroll_tokens WHERE id = $1`
+	q := `SELECT ` + enrollTokenColumns + ` FROM enroll_tokens WHERE id = $1`
 	if forUpdate {
 		q += ` FOR UPDATE`
 	}
-	var t inventory.EnrollToken
-	err := tx.QueryRow(ctx, q, id).Scan(&t.ID, &t.SchoolID, &t.SecretHash, &t.MaxUses, &t.Uses,
-		timeScanner{&t.ExpiresAt}, timeScanner{&t.RevokedAt}, timeScanner{&t.CreatedAt})
+	t, err := scanEnrollToken(tx.QueryRow(ctx, q, id))
 	if isNoRows(err) {
 		return nil, inventory.Errorf(inventory.ENOTFOUND, "enrolment token %s not found", id)
-	} else if err != nil {
-		return nil, fmt.Errorf("query enrolment token: %w", err)
+	}
+	return t, err
+}
+
+const enrollTokenColumns = `id, school_id, secret_hash, max_uses, uses, expires_at, revoked_at, created_at`
+
+func scanEnrollToken(row pgx.Row) (*inventory.EnrollToken, error) {
+	var t inventory.EnrollToken
+	err := row.Scan(&t.ID, &t.SchoolID, &t.SecretHash, &t.MaxUses, &t.Uses,
+		timeScanner{&t.ExpiresAt}, timeScanner{&t.RevokedAt}, timeScanner{&t.CreatedAt})
+	if err != nil {
+		return nil, fmt.Errorf("scan enrolment token: %w", err)
 	}
 	return &t, nil
 }

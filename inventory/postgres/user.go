@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -23,23 +24,32 @@ func (db *DB) CreateUser(ctx context.Context, u *inventory.User) error {
 		v.CreatedAt = db.now()
 	}
 	v.CreatedAt = utc(v.CreatedAt)
-	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO users (id, email, name, password_hash, created_at)
-			VALUES ($1, $2, $3, $4, $5)`, v.ID, v.Email, v.Name, v.PasswordHash, encodeTime(v.CreatedAt))
-		if what, ok := uniqueViolation(err); ok {
-			if what == "users_email_key" {
-				return inventory.Errorf(inventory.ECONFLICT, "email %s is already in use", v.Email)
-			}
-			return inventory.Errorf(inventory.ECONFLICT, "user %s already exists", v.ID)
-		} else if err != nil {
-			return fmt.Errorf("insert user: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
+	v.DisabledAt = utc(v.DisabledAt)
+	v.TOTPConfirmedAt = utc(v.TOTPConfirmedAt)
+	if len(v.TOTPSealed) == 0 {
+		v.TOTPSealed = nil
+	}
+	if err := db.inTx(ctx, func(tx pgx.Tx) error { return createUser(ctx, tx, &v) }); err != nil {
 		return err
 	}
 	*u = v
+	return nil
+}
+
+// createUser inserts u, whose ID, CreatedAt and lower-case email are set.
+func createUser(ctx context.Context, tx pgx.Tx, u *inventory.User) error {
+	_, err := tx.Exec(ctx, `INSERT INTO users (`+userColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		u.ID, u.Email, u.Name, u.PasswordHash, encodeTime(u.CreatedAt),
+		encodeTime(u.DisabledAt), u.TOTPSealed, encodeTime(u.TOTPConfirmedAt), u.TOTPLastStep)
+	if what, ok := uniqueViolation(err); ok {
+		if what == "users_email_key" {
+			return inventory.Errorf(inventory.ECONFLICT, "email %s is already in use", u.Email)
+		}
+		return inventory.Errorf(inventory.ECONFLICT, "user %s already exists", u.ID)
+	} else if err != nil {
+		return fmt.Errorf("insert user: %w", err)
+	}
 	return nil
 }
 
@@ -58,10 +68,7 @@ func (db *DB) FindUserByID(ctx context.Context, id uuid.UUID) (*inventory.User, 
 func (db *DB) FindUserByEmail(ctx context.Context, email string) (*inventory.User, error) {
 	var u *inventory.User
 	err := db.readTx(ctx, func(tx pgx.Tx) (err error) {
-		u, err = scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email = $1`, strings.ToLower(email)))
-		if isNoRows(err) {
-			return inventory.Errorf(inventory.ENOTFOUND, "no user has email %s", email)
-		}
+		u, err = findUserByEmail(ctx, tx, email)
 		return err
 	})
 	return u, err
@@ -83,12 +90,17 @@ func (db *DB) GrantRole(ctx context.Context, g inventory.RoleGrant) error {
 				return err
 			}
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO role_grants (user_id, school_id, role) VALUES ($1, $2, $3)
-			ON CONFLICT DO NOTHING`, g.UserID, nullUUID(g.SchoolID), string(g.Role)); err != nil {
-			return fmt.Errorf("insert role grant: %w", err)
-		}
-		return nil
+		return grantRole(ctx, tx, g)
 	})
+}
+
+// grantRole inserts g unless the user holds it already.
+func grantRole(ctx context.Context, tx pgx.Tx, g inventory.RoleGrant) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO role_grants (user_id, school_id, role) VALUES ($1, $2, $3)
+		ON CONFLICT DO NOTHING`, g.UserID, nullUUID(g.SchoolID), string(g.Role)); err != nil {
+		return fmt.Errorf("insert role grant: %w", err)
+	}
+	return nil
 }
 
 // FindRoleGrants returns every grant of a user, org-wide grants first.
@@ -171,6 +183,194 @@ func (db *DB) FindAPITokenByHash(ctx context.Context, hash []byte) (*inventory.A
 	return &t, nil
 }
 
+// FindUsers returns the people f selects, ordered by email: with
+// f.SchoolIDs, those holding a role in one of those schools and the
+// organisation admins; without, everyone.
+func (db *DB) FindUsers(ctx context.Context, f inventory.UserFilter) ([]*inventory.User, error) {
+	var all []*inventory.User
+	err := db.readTx(ctx, func(tx pgx.Tx) (err error) {
+		all, err = findUsers(ctx, tx, f)
+		return err
+	})
+	return all, err
+}
+
+func findUsers(ctx context.Context, tx pgx.Tx, f inventory.UserFilter) ([]*inventory.User, error) {
+	var (
+		where = "TRUE"
+		args  []any
+	)
+	if f.SchoolIDs != nil {
+		where = `EXISTS (SELECT 1 FROM role_grants g WHERE g.user_id = users.id
+			AND (g.role = 'org_admin' OR g.school_id = ANY($1)))`
+		args = append(args, f.SchoolIDs)
+	}
+	rows, err := tx.Query(ctx, `SELECT `+userColumns+` FROM users WHERE `+where+` ORDER BY email COLLATE "C"`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query users: %w", err)
+	}
+	defer rows.Close()
+	all := []*inventory.User{}
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, u)
+	}
+	return all, rows.Err()
+}
+
+// RevokeRole removes a grant; removing one the user does not hold is not
+// an error. Returns EINVALID for a bad grant and ENOTFOUND for an unknown
+// user.
+func (db *DB) RevokeRole(ctx context.Context, g inventory.RoleGrant) error {
+	if err := g.Validate(); err != nil {
+		return err
+	}
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := findUserByID(ctx, tx, g.UserID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM role_grants
+			WHERE user_id = $1 AND school_id IS NOT DISTINCT FROM $2 AND role = $3`,
+			g.UserID, nullUUID(g.SchoolID), string(g.Role)); err != nil {
+			return fmt.Errorf("delete role grant: %w", err)
+		}
+		return nil
+	})
+}
+
+// SetPassword replaces a user's password hash. Returns ENOTFOUND.
+func (db *DB) SetPassword(ctx context.Context, userID uuid.UUID, hash string) error {
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		return updateUser(ctx, tx, userID, "set password", `UPDATE users SET password_hash = $1 WHERE id = $2`, hash, userID)
+	})
+}
+
+// SetUserDisabled disables the user at at, or enables them when at is
+// zero. Disabling also deletes their sessions, in the same transaction.
+// Returns ENOTFOUND.
+func (db *DB) SetUserDisabled(ctx context.Context, userID uuid.UUID, at time.Time) error {
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		if err := updateUser(ctx, tx, userID, "set disabled", `UPDATE users SET disabled_at = $1 WHERE id = $2`,
+			encodeTime(at), userID); err != nil {
+			return err
+		}
+		if at.IsZero() {
+			return nil
+		}
+		_, err := deleteUserSessions(ctx, tx, userID)
+		return err
+	})
+}
+
+// SetTOTP stores a sealed TOTP secret and when it was confirmed (zero
+// while set-up is unfinished), resetting TOTPLastStep to zero; a nil or
+// empty secret removes TOTP, confirmation included. Returns ENOTFOUND.
+func (db *DB) SetTOTP(ctx context.Context, userID uuid.UUID, sealed []byte, confirmedAt time.Time) error {
+	if len(sealed) == 0 {
+		sealed, confirmedAt = nil, time.Time{}
+	}
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		return updateUser(ctx, tx, userID, "set totp",
+			`UPDATE users SET totp_sealed = $1, totp_confirmed_at = $2, totp_last_step = 0 WHERE id = $3`,
+			sealed, encodeTime(confirmedAt), userID)
+	})
+}
+
+// UseTOTPStep records that a code of time step step was accepted.
+// Returns ECONFLICT when step is not after TOTPLastStep (the code was
+// used already), and ENOTFOUND. The update is conditional, so of two
+// requests using one code at once only one succeeds.
+func (db *DB) UseTOTPStep(ctx context.Context, userID uuid.UUID, step int64) error {
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1`,
+			step, userID)
+		if err != nil {
+			return fmt.Errorf("use totp step: %w", err)
+		}
+		if tag.RowsAffected() == 1 {
+			return nil
+		}
+		u, err := findUserByID(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
+		return inventory.Errorf(inventory.ECONFLICT, "TOTP time step %d is not after %d, the last one used: the code was used already", step, u.TOTPLastStep)
+	})
+}
+
+// ReplaceRecoveryCodes replaces a user's recovery codes with the given
+// SHA-256 hashes, unused; a hash given twice is stored once. Returns
+// ENOTFOUND.
+func (db *DB) ReplaceRecoveryCodes(ctx context.Context, userID uuid.UUID, hashes [][]byte) error {
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := findUserByID(ctx, tx, userID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE user_id = $1`, userID); err != nil {
+			return fmt.Errorf("delete recovery codes: %w", err)
+		}
+		if len(hashes) == 0 {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO recovery_codes (user_id, hash)
+			SELECT $1, h FROM unnest($2::bytea[]) AS h ON CONFLICT DO NOTHING`, userID, hashes); err != nil {
+			return fmt.Errorf("insert recovery codes: %w", err)
+		}
+		return nil
+	})
+}
+
+// UseRecoveryCode marks the unused code with this hash used at at (the
+// store's current time when at is zero). Returns ENOTFOUND when the user
+// has no unused code with that hash. The update is conditional, so of two
+// requests using one code at once only one succeeds.
+func (db *DB) UseRecoveryCode(ctx context.Context, userID uuid.UUID, hash []byte, at time.Time) error {
+	if at.IsZero() {
+		at = db.now()
+	}
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE recovery_codes SET used_at = $1
+			WHERE user_id = $2 AND hash = $3 AND used_at IS NULL`, encodeTime(at), userID, hash)
+		if err != nil {
+			return fmt.Errorf("use recovery code: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return inventory.Errorf(inventory.ENOTFOUND, "user %s has no unused recovery code with this hash", userID)
+		}
+		return nil
+	})
+}
+
+// CountRecoveryCodes returns how many unused codes a user has.
+func (db *DB) CountRecoveryCodes(ctx context.Context, userID uuid.UUID) (int, error) {
+	var n int
+	err := db.readTx(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT count(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL`,
+			userID).Scan(&n)
+		if err != nil {
+			return fmt.Errorf("count recovery codes: %w", err)
+		}
+		return nil
+	})
+	return n, err
+}
+
+// updateUser runs query, an UPDATE of one user, and returns ENOTFOUND if it
+// changed no row.
+func updateUser(ctx context.Context, tx pgx.Tx, userID uuid.UUID, what, query string, args ...any) error {
+	tag, err := tx.Exec(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return inventory.Errorf(inventory.ENOTFOUND, "user %s not found", userID)
+	}
+	return nil
+}
+
 func findUserByID(ctx context.Context, tx pgx.Tx, id uuid.UUID) (*inventory.User, error) {
 	u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
 	if isNoRows(err) {
@@ -179,12 +379,24 @@ func findUserByID(ctx context.Context, tx pgx.Tx, id uuid.UUID) (*inventory.User
 	return u, err
 }
 
-const userColumns = `id, email, name, password_hash, created_at`
+func findUserByEmail(ctx context.Context, tx pgx.Tx, email string) (*inventory.User, error) {
+	u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email = $1`, strings.ToLower(email)))
+	if isNoRows(err) {
+		return nil, inventory.Errorf(inventory.ENOTFOUND, "no user has email %s", email)
+	}
+	return u, err
+}
+
+const userColumns = `id, email, name, password_hash, created_at, disabled_at, totp_sealed, totp_confirmed_at, totp_last_step`
 
 func scanUser(row pgx.Row) (*inventory.User, error) {
 	var u inventory.User
-	if err := row.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, timeScanner{&u.CreatedAt}); err != nil {
+	if err := row.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, timeScanner{&u.CreatedAt},
+		timeScanner{&u.DisabledAt}, &u.TOTPSealed, timeScanner{&u.TOTPConfirmedAt}, &u.TOTPLastStep); err != nil {
 		return nil, fmt.Errorf("scan user: %w", err)
+	}
+	if len(u.TOTPSealed) == 0 {
+		u.TOTPSealed = nil
 	}
 	return &u, nil
 }

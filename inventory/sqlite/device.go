@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,14 +26,20 @@ func (db *DB) FindDeviceByID(ctx context.Context, id uuid.UUID) (*inventory.Devi
 	return d, err
 }
 
-// FindDevices returns a page of devices matching f, ordered by ID.
+// FindDevices returns a page of devices matching f, in the order f.Sort
+// and then by ID. Returns EINVALID for an unknown sort, status or rule, or
+// for a cursor key that is not a key of the sort.
 func (db *DB) FindDevices(ctx context.Context, f inventory.DeviceFilter) ([]*inventory.Device, error) {
+	q, err := newDeviceQuery(f)
+	if err != nil {
+		return nil, err
+	}
 	if f.SchoolIDs != nil && len(f.SchoolIDs) == 0 {
 		return []*inventory.Device{}, nil
 	}
 	var all []*inventory.Device
-	err := db.inTx(ctx, func(tx *sql.Tx) (err error) {
-		all, err = findDevices(ctx, tx, f)
+	err = db.inTx(ctx, func(tx *sql.Tx) (err error) {
+		all, err = findDevices(ctx, tx, q)
 		return err
 	})
 	return all, err
@@ -108,6 +116,83 @@ func (db *DB) FindPostureSnapshots(ctx context.Context, deviceID uuid.UUID, limi
 	return all, err
 }
 
+// CountDevices counts the devices f selects, ignoring its cursor, limit
+// and sort; Unseen counts those last seen before unseenBefore or never
+// seen. Returns EINVALID for an unknown status or rule in f.
+func (db *DB) CountDevices(ctx context.Context, f inventory.DeviceFilter, unseenBefore time.Time) (inventory.DeviceCounts, error) {
+	f.Sort, f.After, f.AfterKey = inventory.SortByID, uuid.Nil, ""
+	q, err := newDeviceQuery(f)
+	if err != nil {
+		return inventory.DeviceCounts{}, err
+	}
+	c := inventory.DeviceCounts{Failing: make(map[string]int, len(inventory.Rules))}
+	for _, r := range inventory.Rules {
+		c.Failing[r] = 0
+	}
+	if f.SchoolIDs != nil && len(f.SchoolIDs) == 0 {
+		return c, nil
+	}
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		return countDevices(ctx, tx, q, unseenBefore, &c)
+	})
+	if err != nil {
+		return inventory.DeviceCounts{}, err
+	}
+	return c, nil
+}
+
+// SetDeviceVerdict replaces a device's stored verdict, leaving UpdatedAt
+// alone. Returns EINVALID for a verdict with an unknown status or rule,
+// and ENOTFOUND.
+func (db *DB) SetDeviceVerdict(ctx context.Context, id uuid.UUID, v inventory.Verdict) error {
+	sv, err := encodeVerdict(v)
+	if err != nil {
+		return err
+	}
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE devices SET
+				verdict_status = ?, verdict_failing = ?, verdict_unknown = ?
+			WHERE id = ?`, sv.status, sv.failing, sv.unknown, id)
+		if err != nil {
+			return fmt.Errorf("update verdict: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("update verdict: %w", err)
+		} else if n == 0 {
+			return inventory.Errorf(inventory.ENOTFOUND, "device %s not found", id)
+		}
+		return nil
+	})
+}
+
+// MarkUnseen adds the seen_recently rule to the failing rules of every
+// judged device of the school last seen before before whose verdict does
+// not fail it yet, making it noncompliant (and dropping seen_recently from
+// its unknown rules), and returns how many it changed. A device never
+// seen, or not judged yet, is left alone: its verdict already says that
+// nothing is known of it, and a verdict made of seen_recently alone would
+// turn compliant at its next heartbeat without ever being judged.
+func (db *DB) MarkUnseen(ctx context.Context, schoolID uuid.UUID, before time.Time) (int, error) {
+	var n int64
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE devices SET
+				verdict_status = 'noncompliant',
+				verdict_failing = CASE verdict_failing WHEN '' THEN ',seen_recently,'
+					ELSE verdict_failing || 'seen_recently,' END,
+				verdict_unknown = CASE verdict_unknown WHEN ',seen_recently,' THEN ''
+					ELSE replace(verdict_unknown, ',seen_recently,', ',') END
+			WHERE school_id = ? AND last_seen_at < ? AND verdict_status <> ''
+				AND instr(verdict_failing, ',seen_recently,') = 0`,
+			schoolID, encodeTime(before))
+		if err != nil {
+			return fmt.Errorf("mark unseen devices: %w", err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}
+
 func findDeviceByID(ctx context.Context, tx *sql.Tx, id uuid.UUID) (*inventory.Device, error) {
 	d, err := scanDevice(tx.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -116,27 +201,256 @@ func findDeviceByID(ctx context.Context, tx *sql.Tx, id uuid.UUID) (*inventory.D
 	return d, err
 }
 
-func findDevices(ctx context.Context, tx *sql.Tx, f inventory.DeviceFilter) ([]*inventory.Device, error) {
+// deviceOrder is how an [inventory.DeviceSort] reads in SQL.
+type deviceOrder struct {
+	// col is the column of the sort key, "" for the ID order; desc says
+	// it sorts from the greatest key.
+	col  string
+	desc bool
+	// keyed selects the devices that have a key and keyless those that
+	// have none, which come last, by ID; keyless is "" when every device
+	// has a key.
+	keyed, keyless string
+	// parse converts a cursor's AfterKey to the value stored in col.
+	parse func(key string) (any, error)
+}
+
+// deviceOrders has every order of the device list. Each has an index on
+// (col, id) and one on (school_id, col, id), so that a page is a range
+// scan of one of them.
+var deviceOrders = map[inventory.DeviceSort]deviceOrder{
+	inventory.SortByID: {},
+	inventory.SortByHostname: {
+		col: "hostname_key", keyed: "hostname_key > ''", keyless: "hostname_key = ''", parse: textKey,
+	},
+	inventory.SortBySerial: {
+		col: "serial_key", keyed: "serial_key > ''", keyless: "serial_key = ''", parse: textKey,
+	},
+	inventory.SortByLastSeen: {
+		col: "last_seen_at", desc: true, keyed: "last_seen_at IS NOT NULL", keyless: "last_seen_at IS NULL",
+		parse: func(key string) (any, error) {
+			t, err := time.Parse(timeFormat, key)
+			if err != nil {
+				return nil, inventory.Errorf(inventory.EINVALID,
+					"after_key %q is not a last-seen time in the form %s", key, timeFormat)
+			}
+			return encodeTime(t), nil
+		},
+	},
+	inventory.SortByStatus: {col: "status_rank", parse: rankKey},
+}
+
+// textKey is the cursor key of a text order: the lower-cased text itself.
+func textKey(key string) (any, error) { return key, nil }
+
+// rankKey parses the cursor key of the status order.
+func rankKey(key string) (any, error) {
+	for rank, status := range []string{inventory.StatusNoncompliant, inventory.StatusUnknown, inventory.StatusCompliant, ""} {
+		if inventory.StatusRank(status) == key {
+			return rank, nil
+		}
+	}
+	return nil, inventory.Errorf(inventory.EINVALID, "after_key %q is not a status rank: use 0, 1, 2 or 3", key)
+}
+
+// deviceQuery is a [inventory.DeviceFilter] that has been checked.
+type deviceQuery struct {
+	f     inventory.DeviceFilter
+	order deviceOrder
+	// after is the cursor's key as stored, or nil when the cursor is at
+	// the start or among the devices without a key (inTail).
+	after  any
+	inTail bool
+}
+
+// newDeviceQuery checks f: its sort, status, rule and cursor key.
+func newDeviceQuery(f inventory.DeviceFilter) (*deviceQuery, error) {
+	order, ok := deviceOrders[f.Sort]
+	if !ok {
+		return nil, inventory.Errorf(inventory.EINVALID, "sort %q: use %s", f.Sort, sortNames())
+	}
+	switch f.Status {
+	case "", inventory.StatusCompliant, inventory.StatusNoncompliant, inventory.StatusUnknown:
+	default:
+		return nil, inventory.Errorf(inventory.EINVALID, "status %q: use %s, %s or %s",
+			f.Status, inventory.StatusCompliant, inventory.StatusNoncompliant, inventory.StatusUnknown)
+	}
+	if f.FailingRule != "" && !slices.Contains(inventory.Rules, f.FailingRule) {
+		return nil, inventory.Errorf(inventory.EINVALID, "failing rule %q: use one of %s",
+			f.FailingRule, strings.Join(inventory.Rules, ", "))
+	}
+	q := &deviceQuery{f: f, order: order}
+	switch {
+	case order.col == "":
+		if f.AfterKey != "" {
+			return nil, inventory.Errorf(inventory.EINVALID, "after_key %q: the ID order has no key", f.AfterKey)
+		}
+	case f.AfterKey != "":
+		after, err := order.parse(f.AfterKey)
+		if err != nil {
+			return nil, err
+		}
+		q.after = after
+	case f.After != uuid.Nil:
+		if order.keyless == "" {
+			return nil, inventory.Errorf(inventory.EINVALID, "after_key: the %s order needs the key of device %s", f.Sort, f.After)
+		}
+		q.inTail = true
+	}
+	return q, nil
+}
+
+// sortNames lists the orders for an error message.
+func sortNames() string {
+	names := make([]string, len(inventory.DeviceSorts))
+	for i, s := range inventory.DeviceSorts {
+		names[i] = strconv.Quote(string(s))
+	}
+	return strings.Join(names, ", ")
+}
+
+// sqlArgs collects a query's arguments in the order of their placeholders.
+type sqlArgs []any
+
+// add appends v and returns its placeholder.
+func (a *sqlArgs) add(v any) string {
+	*a = append(*a, v)
+	return "?"
+}
+
+// filter returns the conditions of q's filter, adding their arguments to
+// a. It leaves out the cursor.
+func (q *deviceQuery) filter(a *sqlArgs) []string {
 	var (
-		where = []string{"id > ?"}
-		args  = []any{f.After}
+		f     = q.f
+		where []string
 	)
 	if f.SchoolIDs != nil {
 		marks := make([]string, len(f.SchoolIDs))
 		for i, id := range f.SchoolIDs {
-			marks[i] = "?"
-			args = append(args, id)
+			marks[i] = a.add(id)
 		}
 		where = append(where, "school_id IN ("+strings.Join(marks, ", ")+")")
 	}
-	args = append(args, f.PageLimit())
-	rows, err := tx.QueryContext(ctx, `SELECT `+deviceColumns+` FROM devices
-		WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, args...)
+	if f.Search != "" {
+		p := containsPattern(f.Search)
+		where = append(where, `(hostname_key LIKE `+a.add(p)+` ESCAPE '\' OR serial_key LIKE `+a.add(p)+
+			` ESCAPE '\' OR logged_in_user LIKE `+a.add(p)+` ESCAPE '\')`)
+	}
+	if f.Status != "" {
+		where = append(where, "verdict_status = "+a.add(f.Status))
+	}
+	if f.FailingRule != "" {
+		where = append(where, "instr(verdict_failing, "+a.add(","+f.FailingRule+",")+") > 0")
+	}
+	if !f.SeenBefore.IsZero() {
+		where = append(where, "(last_seen_at IS NULL OR last_seen_at < "+a.add(encodeTime(f.SeenBefore))+")")
+	}
+	if !f.SeenSince.IsZero() {
+		where = append(where, "last_seen_at >= "+a.add(encodeTime(f.SeenSince)))
+	}
+	return where
+}
+
+// containsPattern returns a LIKE pattern for text containing s, ignoring
+// case, with the wildcards in s escaped by a backslash.
+func containsPattern(s string) string {
+	return "%" + likeEscaper.Replace(strings.ToLower(s)) + "%"
+}
+
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// whereClause joins conditions into a WHERE clause.
+func whereClause(where []string) string {
+	if len(where) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(where, " AND ")
+}
+
+// findDevices reads a page in two parts: the devices that have a key in
+// the order, from the cursor on, and then, while the page has room, those
+// without one, by ID. Each part is one range scan of an order's index.
+func findDevices(ctx context.Context, tx *sql.Tx, q *deviceQuery) ([]*inventory.Device, error) {
+	var (
+		o     = q.order
+		f     = q.f
+		limit = f.PageLimit()
+		all   = []*inventory.Device{}
+	)
+	if !q.inTail {
+		var a sqlArgs
+		where := q.filter(&a)
+		orderBy := "id"
+		switch {
+		case o.col == "":
+			if f.After != uuid.Nil {
+				where = append(where, "id > "+a.add(f.After))
+			}
+		default:
+			if o.keyed != "" {
+				where = append(where, o.keyed)
+			}
+			// Bounds the filter implies on the key, so that the scan
+			// starts and stops where the matching devices do.
+			if o.col == "status_rank" && f.Status != "" {
+				where = append(where, "status_rank = "+a.add(mustRank(f.Status)))
+			}
+			if o.col == "last_seen_at" && !f.SeenBefore.IsZero() {
+				where = append(where, "last_seen_at < "+a.add(encodeTime(f.SeenBefore)))
+			}
+			if q.after != nil {
+				first, next := ">=", ">"
+				if o.desc {
+					first, next = "<=", "<"
+				}
+				where = append(where, o.col+" "+first+" "+a.add(q.after),
+					"("+o.col+" "+next+" "+a.add(q.after)+" OR id > "+a.add(f.After)+")")
+			}
+			orderBy = o.col + " ASC, id"
+			if o.desc {
+				orderBy = o.col + " DESC, id"
+			}
+		}
+		page, err := queryDevices(ctx, tx, whereClause(where)+" ORDER BY "+orderBy+" LIMIT "+a.add(limit), a)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+	}
+	// A device never seen is not seen since anything.
+	if o.keyless == "" || len(all) >= limit || (o.col == "last_seen_at" && !f.SeenSince.IsZero()) {
+		return all, nil
+	}
+	var a sqlArgs
+	where := append(q.filter(&a), o.keyless)
+	if q.inTail {
+		where = append(where, "id > "+a.add(f.After))
+	}
+	page, err := queryDevices(ctx, tx, whereClause(where)+" ORDER BY id LIMIT "+a.add(limit-len(all)), a)
+	if err != nil {
+		return nil, err
+	}
+	return append(all, page...), nil
+}
+
+// mustRank returns the rank of a status that has been checked.
+func mustRank(status string) int {
+	rank, err := rankKey(inventory.StatusRank(status))
+	if err != nil {
+		panic(err)
+	}
+	return rank.(int)
+}
+
+// queryDevices reads the devices that rest selects: the query after FROM.
+func queryDevices(ctx context.Context, tx *sql.Tx, rest string, args []any) ([]*inventory.Device, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT `+deviceColumns+` FROM devices`+rest, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query devices: %w", err)
 	}
 	defer rows.Close()
-	all := []*inventory.Device{}
+	var all []*inventory.Device
 	for rows.Next() {
 		d, err := scanDevice(rows)
 		if err != nil {
@@ -147,28 +461,75 @@ func findDevices(ctx context.Context, tx *sql.Tx, f inventory.DeviceFilter) ([]*
 	return all, rows.Err()
 }
 
-// recordHeartbeat moves last_seen_at when the hash matches the stored one.
-func recordHeartbeat(ctx context.Context, tx *sql.Tx, c inventory.CheckIn) error {
-	res, err := tx.ExecContext(ctx, `UPDATE devices SET last_seen_at = ?
-		WHERE id = ? AND report_hash = ? AND report_hash <> ''`,
-		encodeTime(c.At), c.DeviceID, c.Hash)
-	if err != nil {
-		return fmt.Errorf("update last seen: %w", err)
+// countDevices fills c with the counts of the devices q selects.
+func countDevices(ctx context.Context, tx *sql.Tx, q *deviceQuery, unseenBefore time.Time, c *inventory.DeviceCounts) error {
+	var a sqlArgs
+	unseen := "last_seen_at IS NULL"
+	if !unseenBefore.IsZero() {
+		unseen += " OR last_seen_at < " + a.add(encodeTime(unseenBefore))
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("update last seen: %w", err)
-	} else if n == 1 {
-		return nil
+	cols := []string{
+		"count(*)",
+		"coalesce(sum(verdict_status = 'compliant'), 0)",
+		"coalesce(sum(verdict_status = 'noncompliant'), 0)",
+		"coalesce(sum(verdict_status IN ('unknown', '')), 0)",
+		"coalesce(sum(" + unseen + "), 0)",
 	}
-	if _, err := findDeviceByID(ctx, tx, c.DeviceID); err != nil {
-		return err
+	failing := make([]int, len(inventory.Rules))
+	dest := []any{&c.Total, &c.Compliant, &c.Noncompliant, &c.Unknown, &c.Unseen}
+	for i, r := range inventory.Rules {
+		cols = append(cols, "coalesce(sum(instr(verdict_failing, "+a.add(","+r+",")+") > 0), 0)")
+		dest = append(dest, &failing[i])
 	}
-	return inventory.Errorf(inventory.EREPORTREQUIRED, "report hash %q is not the one stored for device %s: send the full report", c.Hash, c.DeviceID)
+	where := whereClause(q.filter(&a))
+	if err := tx.QueryRowContext(ctx, `SELECT `+strings.Join(cols, ", ")+` FROM devices`+where, a...).Scan(dest...); err != nil {
+		return fmt.Errorf("count devices: %w", err)
+	}
+	for i, r := range inventory.Rules {
+		c.Failing[r] = failing[i]
+	}
+	return nil
 }
 
-// recordReport stores a full report: the device's hardware and hash, and
-// a posture snapshot.
+// recordHeartbeat moves last_seen_at when the hash matches the stored one,
+// and clears a seen_recently failure or unknown from the stored verdict.
+func recordHeartbeat(ctx context.Context, tx *sql.Tx, c inventory.CheckIn) error {
+	var sv storedVerdict
+	err := tx.QueryRowContext(ctx, `UPDATE devices SET last_seen_at = ?
+		WHERE id = ? AND report_hash = ? AND report_hash <> ''
+		RETURNING verdict_status, verdict_failing, verdict_unknown`,
+		encodeTime(c.At), c.DeviceID, c.Hash).Scan(&sv.status, &sv.failing, &sv.unknown)
+	if errors.Is(err, sql.ErrNoRows) {
+		if _, err := findDeviceByID(ctx, tx, c.DeviceID); err != nil {
+			return err
+		}
+		return inventory.Errorf(inventory.EREPORTREQUIRED, "report hash %q is not the one stored for device %s: send the full report", c.Hash, c.DeviceID)
+	} else if err != nil {
+		return fmt.Errorf("update last seen: %w", err)
+	}
+	v := sv.decode()
+	if !slices.Contains(v.Failing, inventory.RuleSeenRecently) && !slices.Contains(v.Unknown, inventory.RuleSeenRecently) {
+		return nil
+	}
+	seen, err := encodeVerdict(v.Seen())
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE devices SET
+			verdict_status = ?, verdict_failing = ?, verdict_unknown = ?
+		WHERE id = ?`, seen.status, seen.failing, seen.unknown, c.DeviceID); err != nil {
+		return fmt.Errorf("update verdict: %w", err)
+	}
+	return nil
+}
+
+// recordReport stores a full report: the device's hardware, hash and
+// verdict, and a posture snapshot.
 func recordReport(ctx context.Context, tx *sql.Tx, c inventory.CheckIn) error {
+	sv, err := encodeVerdict(c.Verdict)
+	if err != nil {
+		return err
+	}
 	h := &c.Report.Hardware
 	hw, err := json.Marshal(h)
 	if err != nil {
@@ -176,10 +537,14 @@ func recordReport(ctx context.Context, tx *sql.Tx, c inventory.CheckIn) error {
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE devices SET
 			hostname = ?, make = ?, model = ?, serial = ?, os_name = ?, os_version = ?,
-			hardware = ?, report_hash = ?, last_seen_at = ?, updated_at = ?
+			hardware = ?, report_hash = ?, last_seen_at = ?, updated_at = ?,
+			hostname_key = ?, serial_key = ?, logged_in_user = ?,
+			verdict_status = ?, verdict_failing = ?, verdict_unknown = ?
 		WHERE id = ?`,
 		h.Hostname, h.Make, h.Model, h.Serial, h.OSName, h.OSVersion,
-		string(hw), c.Hash, encodeTime(c.At), encodeTime(c.At), c.DeviceID)
+		string(hw), c.Hash, encodeTime(c.At), encodeTime(c.At),
+		strings.ToLower(h.Hostname), strings.ToLower(h.Serial), strings.ToLower(h.LoggedInUser),
+		sv.status, sv.failing, sv.unknown, c.DeviceID)
 	if what, ok := uniqueViolation(err); ok && isSerialClash(what) {
 		return inventory.Errorf(inventory.ECONFLICT, "serial number %s belongs to another device in this school", h.Serial)
 	} else if err != nil {
@@ -220,21 +585,25 @@ func insertPosture(ctx context.Context, tx *sql.Tx, deviceID uuid.UUID, hash str
 }
 
 const deviceColumns = `id, school_id, hostname, make, model, serial, os_name, os_version,
-	hardware, report_hash, last_seen_at, created_at, updated_at`
+	hardware, report_hash, last_seen_at, created_at, updated_at,
+	verdict_status, verdict_failing, verdict_unknown`
 
 func scanDevice(row rowScanner) (*inventory.Device, error) {
 	var (
 		d  inventory.Device
 		hw string
+		sv storedVerdict
 	)
 	err := row.Scan(&d.ID, &d.SchoolID, &d.Hostname, &d.Make, &d.Model, &d.Serial, &d.OSName, &d.OSVersion,
-		&hw, &d.ReportHash, timeScanner{&d.LastSeenAt}, timeScanner{&d.CreatedAt}, timeScanner{&d.UpdatedAt})
+		&hw, &d.ReportHash, timeScanner{&d.LastSeenAt}, timeScanner{&d.CreatedAt}, timeScanner{&d.UpdatedAt},
+		&sv.status, &sv.failing, &sv.unknown)
 	if err != nil {
 		return nil, fmt.Errorf("scan device: %w", err)
 	}
 	if err := json.Unmarshal([]byte(hw), &d.Hardware); err != nil {
 		return nil, fmt.Errorf("decode hardware: %w", err)
 	}
+	d.Verdict = sv.decode()
 	return &d, nil
 }
 
@@ -242,4 +611,80 @@ func scanDevice(row rowScanner) (*inventory.Device, error) {
 // serial numbers.
 func isSerialClash(what string) bool {
 	return strings.Contains(what, "devices.serial") || strings.Contains(what, "devices_school_serial_key")
+}
+
+// storedVerdict is a verdict as the devices table holds it: the status,
+// and the failing and unknown rules as ",rule,rule," text ("" for none).
+type storedVerdict struct {
+	status, failing, unknown string
+}
+
+// encodeVerdict checks v and returns it as stored. Returns EINVALID for an
+// unknown status or rule, a rule given twice, or rules without a status.
+func encodeVerdict(v inventory.Verdict) (storedVerdict, error) {
+	switch v.Status {
+	case "", inventory.StatusCompliant, inventory.StatusNoncompliant, inventory.StatusUnknown:
+	default:
+		return storedVerdict{}, inventory.Errorf(inventory.EINVALID, "verdict status %q: use %s, %s or %s, or none for not judged",
+			v.Status, inventory.StatusCompliant, inventory.StatusNoncompliant, inventory.StatusUnknown)
+	}
+	if v.Status == "" && len(v.Failing)+len(v.Unknown) > 0 {
+		return storedVerdict{}, inventory.Errorf(inventory.EINVALID, "verdict without a status lists rules")
+	}
+	seen := map[string]bool{}
+	for _, r := range slices.Concat(v.Failing, v.Unknown) {
+		switch {
+		case !slices.Contains(inventory.Rules, r):
+			return storedVerdict{}, inventory.Errorf(inventory.EINVALID, "verdict rule %q: use one of %s", r, strings.Join(inventory.Rules, ", "))
+		case seen[r]:
+			return storedVerdict{}, inventory.Errorf(inventory.EINVALID, "verdict lists rule %s twice", r)
+		}
+		seen[r] = true
+	}
+	return storedVerdict{status: v.Status, failing: joinRules(v.Failing), unknown: joinRules(v.Unknown)}, nil
+}
+
+// joinRules returns rules in the order of [inventory.Rules] as
+// ",rule,rule," text, or "" for none.
+func joinRules(rules []string) string {
+	if len(rules) == 0 {
+		return ""
+	}
+	return "," + strings.Join(sortRules(slices.Clone(rules)), ",") + ","
+}
+
+// decode returns the verdict sv holds, each list in the order of
+// [inventory.Rules] and nil when empty.
+func (sv storedVerdict) decode() inventory.Verdict {
+	return inventory.Verdict{Status: sv.status, Failing: splitRules(sv.failing), Unknown: splitRules(sv.unknown)}
+}
+
+// splitRules reads ",rule,rule," text.
+func splitRules(s string) []string {
+	s = strings.Trim(s, ",")
+	if s == "" {
+		return nil
+	}
+	return sortRules(strings.Split(s, ","))
+}
+
+// sortRules sorts rules in the order of [inventory.Rules], unknown ones
+// last.
+func sortRules(rules []string) []string {
+	slices.SortStableFunc(rules, func(a, b string) int {
+		return cmpRank(slices.Index(inventory.Rules, a), slices.Index(inventory.Rules, b))
+	})
+	return rules
+}
+
+// cmpRank compares two positions in [inventory.Rules], -1 (absent) after
+// the rest.
+func cmpRank(a, b int) int {
+	if a < 0 {
+		a = len(inventory.Rules)
+	}
+	if b < 0 {
+		b = len(inventory.Rules)
+	}
+	return a - b
 }

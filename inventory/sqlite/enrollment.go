@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -57,6 +58,67 @@ func (db *DB) FindEnrollTokenByID(ctx context.Context, id uuid.UUID) (*inventory
 	return t, err
 }
 
+// FindEnrollTokens returns the tokens of these schools (nil: every
+// school; empty: none), newest first, at most limit (DefaultPageSize when
+// zero or less, and never more than MaxPageSize).
+func (db *DB) FindEnrollTokens(ctx context.Context, schoolIDs []uuid.UUID, limit int) ([]*inventory.EnrollToken, error) {
+	all := []*inventory.EnrollToken{}
+	if schoolIDs != nil && len(schoolIDs) == 0 {
+		return all, nil
+	}
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var (
+			a     sqlArgs
+			where []string
+		)
+		if schoolIDs != nil {
+			marks := make([]string, len(schoolIDs))
+			for i, id := range schoolIDs {
+				marks[i] = a.add(id)
+			}
+			where = append(where, "school_id IN ("+strings.Join(marks, ", ")+")")
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT `+enrollTokenColumns+` FROM enroll_tokens`+whereClause(where)+
+			` ORDER BY created_at DESC, id DESC LIMIT `+a.add(inventory.DeviceFilter{Limit: limit}.PageLimit()), a...)
+		if err != nil {
+			return fmt.Errorf("query enrolment tokens: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			t, err := scanEnrollToken(rows)
+			if err != nil {
+				return err
+			}
+			all = append(all, t)
+		}
+		return rows.Err()
+	})
+	return all, err
+}
+
+// FindEnrollmentsByDevice returns a device's enrolments, newest first;
+// none for an unknown device.
+func (db *DB) FindEnrollmentsByDevice(ctx context.Context, deviceID uuid.UUID) ([]*inventory.Enrollment, error) {
+	all := []*inventory.Enrollment{}
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT `+enrollmentColumns+` FROM enrollments
+			WHERE device_id = ? ORDER BY created_at DESC, id DESC`, deviceID)
+		if err != nil {
+			return fmt.Errorf("query enrolments: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			e, err := scanEnrollment(rows)
+			if err != nil {
+				return err
+			}
+			all = append(all, e)
+		}
+		return rows.Err()
+	})
+	return all, err
+}
+
 // RevokeEnrollToken marks a token revoked at at; a token that is revoked
 // already keeps its first revocation time. Returns ENOTFOUND.
 func (db *DB) RevokeEnrollToken(ctx context.Context, id uuid.UUID, at time.Time) error {
@@ -104,6 +166,10 @@ func enrollDevice(ctx context.Context, tx *sql.Tx, r *inventory.EnrollRequest, e
 		return nil, fmt.Errorf("count token use: %w", err)
 	}
 
+	sv, err := encodeVerdict(r.Verdict)
+	if err != nil {
+		return nil, err
+	}
 	h := &r.Report.Hardware
 	hw, err := json.Marshal(h)
 	if err != nil {
@@ -116,16 +182,23 @@ func enrollDevice(ctx context.Context, tx *sql.Tx, r *inventory.EnrollRequest, e
 	at := encodeTime(r.At)
 	d, err := scanDevice(tx.QueryRowContext(ctx, `INSERT INTO devices
 			(id, school_id, hostname, make, model, serial, os_name, os_version,
-			hardware, report_hash, last_seen_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			hardware, report_hash, last_seen_at, created_at, updated_at,
+			hostname_key, serial_key, logged_in_user,
+			verdict_status, verdict_failing, verdict_unknown)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (school_id, serial) WHERE serial <> '' DO UPDATE SET
 			hostname = excluded.hostname, make = excluded.make, model = excluded.model,
 			os_name = excluded.os_name, os_version = excluded.os_version,
 			hardware = excluded.hardware, report_hash = excluded.report_hash,
-			last_seen_at = excluded.last_seen_at, updated_at = excluded.updated_at
+			last_seen_at = excluded.last_seen_at, updated_at = excluded.updated_at,
+			hostname_key = excluded.hostname_key, logged_in_user = excluded.logged_in_user,
+			verdict_status = excluded.verdict_status, verdict_failing = excluded.verdict_failing,
+			verdict_unknown = excluded.verdict_unknown
 		RETURNING `+deviceColumns,
 		id, tok.SchoolID, h.Hostname, h.Make, h.Model, h.Serial, h.OSName, h.OSVersion,
-		string(hw), r.ReportHash, at, at, at))
+		string(hw), r.ReportHash, at, at, at,
+		strings.ToLower(h.Hostname), strings.ToLower(h.Serial), strings.ToLower(h.LoggedInUser),
+		sv.status, sv.failing, sv.unknown))
 	if err != nil {
 		return nil, fmt.Errorf("upsert device: %w", err)
 	}
@@ -242,14 +315,21 @@ func revoke(ctx context.Context, tx *sql.Tx, table, what string, id uuid.UUID, a
 }
 
 func findEnrollTokenByID(ctx context.Context, tx *sql.Tx, id uuid.UUID) (*inventory.EnrollToken, error) {
-	var t inventory.EnrollToken
-	err := tx.QueryRowContext(ctx, `SELECT id, school_id, secret_hash, max_uses, uses, expires_at, revoked_at, created_at
-		FROM enroll_tokens WHERE id = ?`, id).Scan(&t.ID, &t.SchoolID, &t.SecretHash, &t.MaxUses, &t.Uses,
-		timeScanner{&t.ExpiresAt}, timeScanner{&t.RevokedAt}, timeScanner{&t.CreatedAt})
+	t, err := scanEnrollToken(tx.QueryRowContext(ctx, `SELECT `+enrollTokenColumns+` FROM enroll_tokens WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, inventory.Errorf(inventory.ENOTFOUND, "enrolment token %s not found", id)
-	} else if err != nil {
-		return nil, fmt.Errorf("query enrolment token: %w", err)
+	}
+	return t, err
+}
+
+const enrollTokenColumns = `id, school_id, secret_hash, max_uses, uses, expires_at, revoked_at, created_at`
+
+func scanEnrollToken(row rowScanner) (*inventory.EnrollToken, error) {
+	var t inventory.EnrollToken
+	err := row.Scan(&t.ID, &t.SchoolID, &t.SecretHash, &t.MaxUses, &t.Uses,
+		timeScanner{&t.ExpiresAt}, timeScanner{&t.RevokedAt}, timeScanner{&t.CreatedAt})
+	if err != nil {
+		return nil, fmt.Errorf("scan enrolment token: %w", err)
 	}
 	return &t, nil
 }

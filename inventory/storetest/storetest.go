@@ -39,6 +39,9 @@ func Run(t *testing.T, open func(t *testing.T) inventory.Store) {
 	t.Run("EventStore", su.testEventStore)
 	t.Run("EscrowStore", su.testEscrowStore)
 	t.Run("UserStore", su.testUserStore)
+	t.Run("Invites", su.testInvites)
+	t.Run("SessionStore", su.testSessionStore)
+	t.Run("AuditStore", su.testAuditStore)
 	t.Run("Time", su.testTime)
 }
 

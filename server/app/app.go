@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/rollcall/rollcall/inventory"
+	"github.com/rollcall/rollcall/server/admin"
 	"github.com/rollcall/rollcall/server/grpcapi"
 	"github.com/rollcall/rollcall/server/pki"
 	"github.com/rollcall/rollcall/server/vault"
@@ -52,6 +53,10 @@ type App struct {
 	grpc   *grpc.Server
 	http   *http.Server
 	errc   chan error
+	// sweeping is closed to stop the background sweep, which then
+	// closes sweepDone.
+	sweeping  chan struct{}
+	sweepDone chan struct{}
 }
 
 // Start opens the store and the CA, listens on both addresses and serves
@@ -113,8 +118,14 @@ func (a *App) start(ctx context.Context, o Options, cfg Config) error {
 		return fmt.Errorf("vault: %w", err)
 	}
 	a.grpc = grpcapi.New(a.logger, a.Store, ca, v, opts...).NewGRPCServer(cert)
+	advertise := a.Advertise
 	a.http = &http.Server{
-		Handler:           web.NewServer(a.logger, a.Store, reg),
+		Handler: web.NewServer(a.logger, a.Store, reg, web.Options{
+			Vault: v,
+			Enroll: func(ctx context.Context, school string, uses int, ttl time.Duration) (string, error) {
+				return admin.CreateEnrollToken(ctx, a.Store, ca, admin.EnrollTokenRequest{School: school, Uses: uses, TTL: ttl, Advertise: advertise, Now: time.Now()})
+			},
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
@@ -125,6 +136,8 @@ func (a *App) start(ctx context.Context, o Options, cfg Config) error {
 			return fmt.Errorf("remember configuration: %w", err)
 		}
 	}
+	a.sweeping, a.sweepDone = make(chan struct{}), make(chan struct{})
+	go a.sweep(context.WithoutCancel(ctx), a.sweeping)
 	go func() { a.errc <- a.grpc.Serve(agentLn) }()
 	go func() {
 		if err := a.http.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
@@ -168,8 +181,10 @@ func (a *App) shutdown() {
 			a.http.Close()
 		}
 	})
-	// Close the store only when no handler can still use it.
+	// Close the store only when no handler or sweep can still use it.
+	close(a.sweeping)
 	wg.Wait()
+	<-a.sweepDone
 	a.Store.Close()
 }
 

@@ -10,7 +10,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -753,49 +752,5 @@ func TestPagination(t *testing.T) {
 	}
 	if len(seen) != 5 {
 		t.Errorf("saw %d devices over all pages, want 5", len(seen))
-	}
-}
-
-// TestDevicePage checks the device list page asks for a password and then
-// shows the enrolled device.
-func TestDevicePage(t *testing.T) {
-	h := start(t, "")
-	ctx := context.Background()
-	_, password, err := admin.AddUser(ctx, h.app.Store, "page@school.example", "Pat Page", "technician", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	enroll(t, h.token(t, 1, time.Hour), "SN-PAGE")
-	tests := []struct {
-		name, user, password string
-		wantCode             int
-		wantText             string
-	}{
-		{"NoPassword", "", "", 401, "Sign in"},
-		{"WrongPassword", "page@school.example", "guess", 401, "Sign in"},
-		{"SignedIn", "page@school.example", password, 200, "LAPTOP-SN-PAGE"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			req, _ := http.NewRequest("GET", "http://"+h.app.HTTPAddr.String()+"/", nil)
-			if tc.user != "" {
-				req.SetBasicAuth(tc.user, tc.password)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			var body strings.Builder
-			if _, err := io.Copy(&body, resp.Body); err != nil {
-				t.Fatal(err)
-			}
-			if resp.StatusCode != tc.wantCode || !strings.Contains(body.String(), tc.wantText) {
-				t.Errorf("GET / = %d, body lacks %q:\n%.300s", resp.StatusCode, tc.wantText, body.String())
-			}
-			if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
-				t.Errorf("Content-Security-Policy = %q", csp)
-			}
-		})
 	}
 }

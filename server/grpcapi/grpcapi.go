@@ -247,6 +247,9 @@ func (s *Server) Enroll(ctx context.Context, req *agentv1.EnrollRequest) (*agent
 		Enrollment:   inventory.Enrollment{ID: enrollmentID, CertSerial: pki.SerialHex(cert), CertNotAfter: cert.NotAfter},
 		At:           now,
 	}
+	if er.Verdict, err = s.judge(ctx, tok.SchoolID, &report, now); err != nil {
+		return nil, toStatus(ctx, s.logger, method, err)
+	}
 	dev, err := s.store.EnrollDevice(ctx, er)
 	if err != nil {
 		return nil, s.enrolRefused(ctx, err)
@@ -260,6 +263,16 @@ func (s *Server) Enroll(ctx context.Context, req *agentv1.EnrollRequest) (*agent
 		CertificateNotAfter: timestamppb.New(cert.NotAfter),
 		CheckInInterval:     durationpb.New(s.interval),
 	}, nil
+}
+
+// judge returns the verdict on report r under the policy of its school,
+// for a device seeing the server at now.
+func (s *Server) judge(ctx context.Context, schoolID uuid.UUID, r *inventory.Report, now time.Time) (inventory.Verdict, error) {
+	sc, err := s.store.FindSchoolByID(ctx, schoolID)
+	if err != nil {
+		return inventory.Verdict{}, err
+	}
+	return inventory.VerdictOf(inventory.Judge(sc.Policy, &r.Posture, now, now)), nil
 }
 
 // seal seals recovery keys for escrow. The password is bound to its
@@ -313,6 +326,9 @@ func (s *Server) CheckIn(ctx context.Context, req *agentv1.CheckInRequest) (*age
 		}
 		c.Report = &r
 		if c.RecoveryKeys, err = s.seal(r.RecoveryKeys); err != nil {
+			return nil, toStatus(ctx, s.logger, method, err)
+		}
+		if c.Verdict, err = s.judge(ctx, callerOf(ctx).enrollment.SchoolID, &r, c.At); err != nil {
 			return nil, toStatus(ctx, s.logger, method, err)
 		}
 	}

@@ -62,7 +62,7 @@ type listJSON[T any] struct {
 
 // deviceFilter reads ?after= and ?limit= into a filter for the viewer.
 func deviceFilter(r *http.Request) (inventory.DeviceFilter, error) {
-	f := inventory.DeviceFilter{SchoolIDs: viewerOf(r.Context()).schools}
+	f := inventory.DeviceFilter{SchoolIDs: viewerOf(r.Context()).schoolsWith(fleetReaders...)}
 	q := r.URL.Query()
 	if s := q.Get("after"); s != "" {
 		id, err := uuid.Parse(s)
@@ -146,37 +146,9 @@ func visibleDevice(w http.ResponseWriter, r *http.Request, logger *slog.Logger, 
 		return nil, false
 	}
 	// A device in a school the viewer cannot see does not exist for them.
-	if !viewerOf(r.Context()).canSee(d.SchoolID) {
+	if !viewerOf(r.Context()).canSeeFleet(d.SchoolID) {
 		writeError(w, r, logger, notFound)
 		return nil, false
 	}
 	return d, true
-}
-
-func handleDevicePage(logger *slog.Logger, store inventory.DeviceStore) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f, err := deviceFilter(r)
-		if err != nil {
-			http.Error(w, inventory.ErrorMessage(err), http.StatusBadRequest)
-			return
-		}
-		devices, err := store.FindDevices(r.Context(), f)
-		if err != nil {
-			logger.ErrorContext(r.Context(), "list devices", "err", err)
-			http.Error(w, "Internal error.", http.StatusInternalServerError)
-			return
-		}
-		data := struct {
-			User    *inventory.User
-			Devices []*inventory.Device
-			Next    string
-		}{User: viewerOf(r.Context()).user, Devices: devices}
-		if len(devices) == f.PageLimit() {
-			data.Next = devices[len(devices)-1].ID.String()
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		if err := templates.ExecuteTemplate(w, "devices.html", data); err != nil {
-			logger.ErrorContext(r.Context(), "render devices page", "err", err)
-		}
-	})
 }

@@ -17,7 +17,7 @@ var policyEditors = []inventory.Role{inventory.RoleTechnician, inventory.RoleHea
 // does not exist or the viewer cannot see it.
 func visibleSchool(w http.ResponseWriter, r *http.Request, logger *slog.Logger, store inventory.SchoolStore) (*inventory.School, bool) {
 	s, err := store.FindSchoolBySlug(r.Context(), r.PathValue("slug"))
-	if err == nil && !viewerOf(r.Context()).canSee(s.ID) {
+	if err == nil && !viewerOf(r.Context()).canSeeFleet(s.ID) {
 		err = inventory.Errorf(inventory.ENOTFOUND, "school %q not found", r.PathValue("slug"))
 	}
 	if err != nil {
@@ -38,30 +38,48 @@ func handlePolicyGet(logger *slog.Logger, store inventory.Store) http.Handler {
 // handlePolicyPut replaces a school's policy with the JSON document in the
 // body. Settings left out keep their current values; unknown settings are
 // refused by name.
-func handlePolicyPut(logger *slog.Logger, store inventory.Store) http.Handler {
+func (s *server) handlePolicyPut() http.Handler {
+	logger, store := s.logger, s.store
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s, ok := visibleSchool(w, r, logger, store)
+		sc, ok := visibleSchool(w, r, logger, store)
 		if !ok {
 			return
 		}
-		if !viewerOf(r.Context()).holds(s.ID, policyEditors...) {
-			writeError(w, r, logger, inventory.Errorf(inventory.EFORBIDDEN, "changing %s's policy needs the technician or headteacher role there", s.Slug))
+		if !viewerOf(r.Context()).holds(sc.ID, policyEditors...) {
+			writeError(w, r, logger, inventory.Errorf(inventory.EFORBIDDEN, "changing %s's policy needs the technician or headteacher role there", sc.Slug))
 			return
 		}
-		p := s.Policy
+		p := sc.Policy
 		dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&p); err != nil {
 			writeError(w, r, logger, inventory.Errorf(inventory.EINVALID, "policy: %s", describeJSONError(err)))
 			return
 		}
-		if err := store.SetSchoolPolicy(r.Context(), s.ID, p); err != nil {
+		if err := s.setPolicy(r, sc, p); err != nil {
 			writeError(w, r, logger, err)
 			return
 		}
-		logger.InfoContext(r.Context(), "policy changed", "school", s.Slug, "by", viewerOf(r.Context()).user.Email)
 		writeJSON(w, http.StatusOK, p)
 	})
+}
+
+// setPolicy stores a school's new policy, audits the change and judges
+// the school's devices again under it.
+func (s *server) setPolicy(r *http.Request, sc *inventory.School, p inventory.Policy) error {
+	ctx := r.Context()
+	if err := s.store.SetSchoolPolicy(ctx, sc.ID, p); err != nil {
+		return err
+	}
+	before, _ := json.Marshal(sc.Policy)
+	after, _ := json.Marshal(p)
+	s.audit(r, inventory.AuditEntry{SchoolID: sc.ID, Action: "policy.change", Record: "school/" + sc.Slug, Detail: truncate("from "+string(before)+" to "+string(after), 2000)})
+	n, err := inventory.Rejudge(ctx, s.store, sc.ID, true, s.now())
+	if err != nil {
+		return err
+	}
+	s.logger.InfoContext(ctx, "policy changed", "school", sc.Slug, "by", viewerOf(ctx).user.Email, "devices_judged", n)
+	return nil
 }
 
 // describeJSONError says what is wrong with a JSON body in words that name

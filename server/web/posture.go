@@ -55,9 +55,10 @@ func judge(policy inventory.Policy, d *inventory.Device, p *inventory.Posture) i
 	return inventory.Judge(policy, p, d.LastSeenAt, time.Now())
 }
 
-// visibleSchools returns the IDs of the schools the viewer may see.
+// visibleSchools returns the IDs of the schools whose fleet the viewer
+// may see.
 func visibleSchools(ctx context.Context, store inventory.SchoolStore) ([]uuid.UUID, error) {
-	if ids := viewerOf(ctx).schools; ids != nil {
+	if ids := viewerOf(ctx).schoolsWith(fleetReaders...); ids != nil {
 		return ids, nil
 	}
 	all, err := store.FindSchools(ctx)

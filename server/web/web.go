@@ -4,9 +4,7 @@ package web
 
 import (
 	"context"
-	"embed"
 	"encoding/json"
-	"html/template"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -20,28 +18,53 @@ import (
 
 	"github.com/rollcall/rollcall/inventory"
 	"github.com/rollcall/rollcall/server/secret"
+	"github.com/rollcall/rollcall/server/vault"
 )
 
-//go:embed templates/*.html
-var templateFS embed.FS
+// Options are what the web side needs besides the store.
+type Options struct {
+	// Vault seals TOTP secrets. Required.
+	Vault *vault.Vault
+	// Enroll makes enrolment tokens for the enrolment page; nil hides the
+	// page's form.
+	Enroll EnrollTokenMaker
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
 
-var templates = template.Must(template.New("").Funcs(template.FuncMap{
-	"ago": ago,
-}).ParseFS(templateFS, "templates/*.html"))
+// EnrollTokenMaker makes an enrolment token for a school: uses devices
+// within ttl. It is admin.CreateEnrollToken bound to the server's CA and
+// agent address.
+type EnrollTokenMaker func(ctx context.Context, schoolSlug string, uses int, ttl time.Duration) (string, error)
+
+// server holds what every handler shares.
+type server struct {
+	logger *slog.Logger
+	store  inventory.Store
+	vault  *vault.Vault
+	enroll EnrollTokenMaker
+	now    func() time.Time
+}
 
 // NewServer returns the HTTP handler. gatherer serves /metrics.
-func NewServer(logger *slog.Logger, store inventory.Store, gatherer prometheus.Gatherer) http.Handler {
-	if logger == nil || store == nil || gatherer == nil {
+func NewServer(logger *slog.Logger, store inventory.Store, gatherer prometheus.Gatherer, o Options) http.Handler {
+	if logger == nil || store == nil || gatherer == nil || o.Vault == nil {
 		panic("web.NewServer: nil dependency")
 	}
-	logger = logger.With("component", "web")
+	s := &server{logger: logger.With("component", "web"), store: store, vault: o.Vault, enroll: o.Enroll, now: o.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
 	mux := http.NewServeMux()
-	addRoutes(mux, logger, store, gatherer)
-	return securityHeaders(mux)
+	s.addRoutes(mux, gatherer)
+	// Browsers mark cross-site form posts; they are refused before any
+	// handler runs. Forms also carry a per-session token (checkCSRF).
+	return securityHeaders(http.NewCrossOriginProtection().Handler(mux))
 }
 
 // addRoutes lists every route the server answers.
-func addRoutes(mux *http.ServeMux, logger *slog.Logger, store inventory.Store, gatherer prometheus.Gatherer) {
+func (s *server) addRoutes(mux *http.ServeMux, gatherer prometheus.Gatherer) {
+	logger, store := s.logger, s.store
 	api := requireAPIToken(logger, store)
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
@@ -52,16 +75,45 @@ func addRoutes(mux *http.ServeMux, logger *slog.Logger, store inventory.Store, g
 	mux.Handle("GET /api/v1/usb-events", api(handleUSBEvents(logger, store)))
 	mux.Handle("GET /api/v1/compliance", api(handleCompliance(logger, store)))
 	mux.Handle("GET /api/v1/schools/{slug}/policy", api(handlePolicyGet(logger, store)))
-	mux.Handle("PUT /api/v1/schools/{slug}/policy", api(handlePolicyPut(logger, store)))
-	mux.Handle("GET /{$}", requirePassword(logger, store)(handleDevicePage(logger, store)))
+	mux.Handle("PUT /api/v1/schools/{slug}/policy", api(s.handlePolicyPut()))
+	mux.Handle("GET /api/v1/audit", api(s.handleAuditAPI()))
 	mux.Handle("/api/", handleAPINotFound(logger))
+
+	mux.Handle("GET /static/rollcall.css", handleStylesheet())
+	mux.Handle("GET /signin", s.handleSignInForm())
+	mux.Handle("POST /signin", s.handleSignIn())
+	mux.Handle("POST /signout", s.handleSignOut())
+	mux.Handle("GET /signin/totp", s.handleTOTPForm())
+	mux.Handle("POST /signin/totp", s.handleTOTP())
+	mux.Handle("GET /account/totp", s.handleTOTPSetupForm())
+	mux.Handle("POST /account/totp", s.handleTOTPSetup())
+
+	page := s.requireSignIn
+	mux.Handle("GET /{$}", page(s.handleHome()))
+	mux.Handle("GET /devices", page(s.requirePage(fleetReaders, s.handleDevicesPage())))
+	mux.Handle("GET /devices.csv", page(s.requirePage(fleetReaders, s.handleDevicesCSV())))
+	mux.Handle("GET /devices/{id}", page(s.requirePage(fleetReaders, s.handleDevicePage())))
+	mux.Handle("POST /devices/{id}/enrollments/{eid}/revoke", page(s.requirePage(deviceManagers, s.handleRevokeEnrollment())))
+	mux.Handle("GET /audit", page(s.requirePage(auditReaders, s.handleAuditPage())))
+	mux.Handle("/", page(s.handlePageNotFound()))
 }
+
+// Who may do what. An organisation admin may do everything everywhere.
+var (
+	// fleetReaders may see devices, their posture and compliance.
+	fleetReaders = []inventory.Role{inventory.RoleTechnician, inventory.RoleHeadteacher, inventory.RoleComputingLead, inventory.RoleAuditor}
+	// deviceManagers may revoke certificates and make enrolment tokens.
+	deviceManagers = []inventory.Role{inventory.RoleTechnician}
+	// auditReaders may read the audit log.
+	auditReaders = []inventory.Role{inventory.RoleTechnician, inventory.RoleHeadteacher, inventory.RoleAuditor}
+)
 
 func securityHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("Referrer-Policy", "no-referrer")
+		w.Header().Set("X-Frame-Options", "DENY")
 		h.ServeHTTP(w, r)
 	})
 }
@@ -83,6 +135,29 @@ type viewer struct {
 	user    *inventory.User
 	schools []uuid.UUID // nil means every school
 	grants  []inventory.RoleGrant
+	session *inventory.Session // nil for an API token
+}
+
+// schoolsWith returns the schools where the viewer holds one of roles:
+// nil for an organisation admin (every school), else a non-nil slice,
+// empty when none.
+func (v viewer) schoolsWith(roles ...inventory.Role) []uuid.UUID {
+	out := []uuid.UUID{}
+	for _, g := range v.grants {
+		if g.Role == inventory.RoleOrgAdmin {
+			return nil
+		}
+		if slices.Contains(roles, g.Role) && !slices.Contains(out, g.SchoolID) {
+			out = append(out, g.SchoolID)
+		}
+	}
+	return out
+}
+
+// mayAnywhere reports whether the viewer holds one of roles in some school.
+func (v viewer) mayAnywhere(roles ...inventory.Role) bool {
+	ids := v.schoolsWith(roles...)
+	return ids == nil || len(ids) > 0
 }
 
 // holds reports whether the viewer holds one of roles in school id; an
@@ -122,16 +197,11 @@ func resolveViewer(ctx context.Context, store inventory.UserStore, u *inventory.
 
 // canSee reports whether the viewer may see records of school id.
 func (v viewer) canSee(id uuid.UUID) bool {
-	if v.schools == nil {
-		return true
-	}
-	for _, s := range v.schools {
-		if s == id {
-			return true
-		}
-	}
-	return false
+	return v.schools == nil || slices.Contains(v.schools, id)
 }
+
+// canSeeFleet reports whether the viewer may see the devices of school id.
+func (v viewer) canSeeFleet(id uuid.UUID) bool { return v.holds(id, fleetReaders...) }
 
 // requireAPIToken authenticates REST calls with a bearer API token.
 func requireAPIToken(logger *slog.Logger, store inventory.UserStore) func(http.Handler) http.Handler {
@@ -152,45 +222,11 @@ func requireAPIToken(logger *slog.Logger, store inventory.UserStore) func(http.H
 				return
 			}
 			u, err := store.FindUserByID(r.Context(), t.UserID)
+			if err == nil && u.Disabled() {
+				err = inventory.Errorf(inventory.EUNAUTHORIZED, "API token belongs to a disabled account")
+			}
 			if err != nil {
 				writeError(w, r, logger, err)
-				return
-			}
-			v, err := resolveViewer(r.Context(), store, u)
-			if err != nil {
-				writeError(w, r, logger, err)
-				return
-			}
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), viewerKey{}, v)))
-		})
-	}
-}
-
-// requirePassword authenticates pages with HTTP Basic authentication
-// (email and password) until the dashboard's own sign-in exists.
-func requirePassword(logger *slog.Logger, store inventory.UserStore) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			email, password, ok := r.BasicAuth()
-			var u *inventory.User
-			if ok {
-				if e, err := inventory.NormalizeEmail(email); err == nil {
-					u, err = store.FindUserByEmail(r.Context(), e)
-					if err != nil && inventory.ErrorCode(err) != inventory.ENOTFOUND {
-						writeError(w, r, logger, err) // an outage is not a wrong password
-						return
-					}
-				}
-			}
-			signedIn := false
-			if u != nil {
-				signedIn = secret.CheckPassword(u.PasswordHash, password)
-			} else if ok {
-				signedIn = secret.CheckNoUser(password)
-			}
-			if !signedIn {
-				w.Header().Set("WWW-Authenticate", `Basic realm="Rollcall: sign in with your email and password", charset="UTF-8"`)
-				http.Error(w, "Sign in with your Rollcall email address and password.", http.StatusUnauthorized)
 				return
 			}
 			v, err := resolveViewer(r.Context(), store, u)

@@ -10,6 +10,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/rollcall/rollcall/inventory"
 	"github.com/rollcall/rollcall/server/admin"
 	"github.com/rollcall/rollcall/server/app"
@@ -127,6 +129,9 @@ func (e env) userAdd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := audit(ctx, s, uuid.Nil, "user.add", "user/"+u.ID.String(), fmt.Sprintf("added %s as %s", u.Email, *role)); err != nil {
+		return err
+	}
 	fmt.Fprintf(e.stderr, "Added %s <%s> as %s. Their password, shown only now:\n", u.Name, u.Email, *role)
 	fmt.Fprintln(e.stdout, password)
 	return nil
@@ -148,6 +153,9 @@ func (e env) apiTokenCreate(ctx context.Context, args []string) error {
 	defer s.Close()
 	tok, err := admin.CreateAPIToken(ctx, s, *email)
 	if err != nil {
+		return err
+	}
+	if err := audit(ctx, s, uuid.Nil, "api_token.create", "user/"+*email, "API token made"); err != nil {
 		return err
 	}
 	fmt.Fprintln(e.stdout, tok)
@@ -186,6 +194,9 @@ func (e env) enrollTokenCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := audit(ctx, s, uuid.Nil, "enroll_token.create", "school/"+*school, fmt.Sprintf("enrolment token for %d devices, valid %s", *uses, *ttl)); err != nil {
+		return err
+	}
 	fmt.Fprintln(e.stdout, tok)
 	return nil
 }
@@ -204,6 +215,9 @@ func (e env) schoolAdd(ctx context.Context, args []string) error {
 	defer s.Close()
 	sc := &inventory.School{Slug: *slug, Name: *name}
 	if err := s.CreateSchool(ctx, sc); err != nil {
+		return err
+	}
+	if err := audit(ctx, s, sc.ID, "school.add", "school/"+sc.Slug, "school "+sc.Name+" added"); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "%s\n", sc.Slug)

@@ -39,6 +39,7 @@ Usage:
   rollcall school add --data-dir D --slug S --name N
   rollcall policy show --data-dir D [--school S]
   rollcall policy set --data-dir D [--school S] [--max-idle-lock-minutes N] [--require-encryption=false] ...
+  rollcall audit verify --data-dir D [--db URL]
   rollcall migrate --data-dir D [--db URL]
   rollcall demo [--data-dir D]
   rollcall version
@@ -57,7 +58,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return flag.ErrHelp
 	}
 	cmd, rest := args[1], args[2:]
-	if len(rest) > 0 && (cmd == "user" || cmd == "enroll-token" || cmd == "api-token" || cmd == "school" || cmd == "policy") {
+	if len(rest) > 0 && (cmd == "user" || cmd == "enroll-token" || cmd == "api-token" || cmd == "school" || cmd == "policy" || cmd == "audit") {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	e := env{getenv: getenv, stdout: stdout, stderr: stderr}
@@ -76,6 +77,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return e.policyShow(ctx, rest)
 	case "policy set":
 		return e.policySet(ctx, rest)
+	case "audit verify":
+		return e.auditVerify(ctx, rest)
 	case "migrate":
 		return e.migrate(ctx, rest)
 	case "demo":

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"time"
 
 	"github.com/rollcall/rollcall/inventory"
 	"github.com/rollcall/rollcall/server/admin"
@@ -93,7 +94,15 @@ func (e env) policySet(ctx context.Context, args []string) error {
 	if err := s.SetSchoolPolicy(ctx, sc.ID, next); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "Policy of %s changed; devices are judged by it from now on.\n", sc.Slug)
+	after, _ := json.Marshal(next)
+	if err := audit(ctx, s, sc.ID, "policy.change", "school/"+sc.Slug, "to "+string(after)); err != nil {
+		return err
+	}
+	n, err := inventory.Rejudge(ctx, s, sc.ID, true, time.Now())
+	if err != nil {
+		return fmt.Errorf("policy changed, but judging the devices again failed (the next sweep of the server judges new reports): %w", err)
+	}
+	fmt.Fprintf(e.stderr, "Policy of %s changed; its %d devices were judged again and are judged by it from now on.\n", sc.Slug, n)
 	return printPolicy(e, next)
 }
 

@@ -1,0 +1,87 @@
+package inventory
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// JudgeStore is what [Rejudge] needs of a store.
+type JudgeStore interface {
+	DeviceStore
+	SchoolStore
+}
+
+// Rejudge judges devices of a school again under its current policy at
+// now and stores their verdicts: every device when all is true (after a
+// policy change), else only those never judged (after an upgrade, when
+// devices only send heartbeats). It returns how many it judged.
+func Rejudge(ctx context.Context, s JudgeStore, schoolID uuid.UUID, all bool, now time.Time) (int, error) {
+	sc, err := s.FindSchoolByID(ctx, schoolID)
+	if err != nil {
+		return 0, err
+	}
+	f := DeviceFilter{SchoolIDs: []uuid.UUID{schoolID}, Limit: MaxPageSize}
+	if !all {
+		// Unjudged devices sort last by status, with the rank "3".
+		f.Sort, f.AfterKey = SortByStatus, StatusRank("")
+	}
+	n := 0
+	for {
+		devices, err := s.FindDevices(ctx, f)
+		if err != nil {
+			return n, err
+		}
+		for _, d := range devices {
+			var p *Posture
+			snap, err := s.FindLatestPosture(ctx, d.ID)
+			switch ErrorCode(err) {
+			case "":
+				p = &snap.Posture
+			case ENOTFOUND:
+			default:
+				return n, err
+			}
+			if err := s.SetDeviceVerdict(ctx, d.ID, VerdictOf(Judge(sc.Policy, p, d.LastSeenAt, now))); err != nil {
+				return n, err
+			}
+			n++
+		}
+		if len(devices) < f.PageLimit() {
+			return n, nil
+		}
+		last := devices[len(devices)-1]
+		f.After, f.AfterKey = last.ID, last.SortKey(f.Sort)
+	}
+}
+
+// HistoryStore is what [RecordComplianceDays] needs of a store.
+type HistoryStore interface {
+	DeviceStore
+	SchoolStore
+	ComplianceHistoryStore
+}
+
+// RecordComplianceDays stores today's compliance counts of every school,
+// for the overview's chart. The server calls it every few minutes, so the
+// last call of a day leaves that day's figures.
+func RecordComplianceDays(ctx context.Context, s HistoryStore, now time.Time) error {
+	schools, err := s.FindSchools(ctx)
+	if err != nil {
+		return err
+	}
+	day := now.UTC().Truncate(24 * time.Hour)
+	for _, sc := range schools {
+		c, err := s.CountDevices(ctx, DeviceFilter{SchoolIDs: []uuid.UUID{sc.ID}}, now)
+		if err != nil {
+			return fmt.Errorf("count devices of %s: %w", sc.Slug, err)
+		}
+		d := ComplianceDay{SchoolID: sc.ID, Day: day, Devices: c.Total, Compliant: c.Compliant, Noncompliant: c.Noncompliant, Unknown: c.Unknown}
+		if err := s.RecordComplianceDay(ctx, d); err != nil {
+			return fmt.Errorf("record compliance of %s: %w", sc.Slug, err)
+		}
+	}
+	return nil
+}

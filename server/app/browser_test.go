@@ -1,0 +1,193 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"google.golang.org/grpc/codes"
+
+	"github.com/rollcall/rollcall/inventory"
+	agentv1 "github.com/rollcall/rollcall/proto/agent/v1"
+	"github.com/rollcall/rollcall/server/secret"
+)
+
+// chromium returns the path of the headless browser the page tests drive.
+// `make test` installs Debian's chromium package when it is missing; a
+// machine without it fails here, naming the fix, rather than skipping.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{os.Getenv("ROLLCALL_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"} {
+		if name == "" {
+			continue
+		}
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("no Chromium found: run `make test` (it installs Debian's chromium package) or `sudo apt-get install chromium`, or set ROLLCALL_CHROMIUM")
+	return ""
+}
+
+// newChrome starts a headless Chromium for the test and returns a tab.
+func newChrome(t *testing.T) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium(t)),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelTab := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelTab(); cancelAlloc() })
+	// The first call starts the browser; it lives as long as ctx, so the
+	// time limit goes on a context derived after it.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	ctx, cancelTime := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(cancelTime)
+	return ctx
+}
+
+// text returns the visible text of the first element sel matches.
+func text(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(sel))
+	if err != nil {
+		t.Fatalf("text of %s: %v", sel, err)
+	}
+	return strings.TrimSpace(s)
+}
+
+// screenshot saves a full-page PNG: into docs/images when
+// ROLLCALL_SCREENSHOTS=1 (`make screenshots`), else into a temporary
+// folder; either way it must be a real picture.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	img, err := png.Decode(bytes.NewReader(buf))
+	if err != nil {
+		t.Fatalf("screenshot %s is not a PNG: %v", name, err)
+	}
+	if b := img.Bounds(); b.Dx() < 800 || b.Dy() < 300 {
+		t.Errorf("screenshot %s is only %dx%d", name, b.Dx(), b.Dy())
+	}
+	dir := t.TempDir()
+	if os.Getenv("ROLLCALL_SCREENSHOTS") == "1" {
+		dir = filepath.Join("..", "..", "docs", "images")
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), buf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDashboardInBrowser signs a technician in with a password and a TOTP
+// code in a real Chromium, finds the enrolled laptop on the overview and
+// in the filtered list, opens its page, revokes its certificate, and sees
+// the agent refused.
+func TestDashboardInBrowser(t *testing.T) {
+	h := start(t, "")
+	pw := person(t, h, "browser@school.example", inventory.RoleTechnician, "")
+	id := enroll(t, h.token(t, 2, time.Hour), "SN-BROWSER")
+	enroll(t, h.token(t, 1, time.Hour), "SN-OTHER")
+	h.app.SweepOnce(context.Background(), time.Now()) // today's figures for the chart
+	base := "http://" + h.app.HTTPAddr.String()
+	ctx := newChrome(t)
+
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/devices"),
+		chromedp.WaitVisible(`input[name=email]`),
+		chromedp.SendKeys(`input[name=email]`, "browser@school.example"),
+		chromedp.SendKeys(`input[name=password]`, pw),
+		chromedp.Submit(`input[name=password]`),
+		chromedp.WaitVisible(`[data-testid=totp-secret]`),
+	)
+	if err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	code, err := secret.TOTPCode(strings.ReplaceAll(text(t, ctx, `[data-testid=totp-secret]`), " ", ""), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.SendKeys(`input[name=code]`, code),
+		chromedp.Submit(`input[name=code]`),
+		chromedp.WaitVisible(`ul.codes`),
+	)
+	if err != nil {
+		t.Fatalf("TOTP set-up: %v", err)
+	}
+	if n := len(strings.Fields(text(t, ctx, `ul.codes`))); n != 10 {
+		t.Errorf("recovery codes page shows %d codes, want 10", n)
+	}
+	// The page asked for first comes after the sign-in; the overview is a click away.
+	if err := chromedp.Do(ctx, chromedp.Click(`a.button`), chromedp.WaitVisible(`[data-testid=count-devices]`)); err != nil {
+		t.Fatalf("continue to the overview: %v", err)
+	}
+	if h1 := text(t, ctx, "h1"); h1 != "Fleet overview" {
+		t.Errorf("after sign-in the page is %q", h1)
+	}
+	if total := text(t, ctx, `[data-testid=count-devices]`); total != "2" {
+		t.Errorf("overview counts %q devices, want 2", total)
+	}
+	screenshot(t, ctx, "overview.png")
+
+	// Filter the list by serial number and open the device.
+	err = chromedp.Do(ctx,
+		chromedp.Click(`nav a[href="/devices"]`),
+		chromedp.WaitVisible(`input[name=q]`),
+		chromedp.SendKeys(`input[name=q]`, "browser"),
+		chromedp.Submit(`input[name=q]`),
+		chromedp.WaitVisible(`input[name=q][value="browser"]`),
+	)
+	if err != nil {
+		t.Fatalf("filter devices: %v", err)
+	}
+	rows, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("tbody tr").length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := text(t, ctx, `[data-testid=device-total]`); n != "1" || rows != 1 {
+		t.Errorf("search for 'browser' shows %s devices in %d rows, want 1", n, rows)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(`tbody a`), chromedp.WaitVisible(`[data-testid=device-status]`)); err != nil {
+		t.Fatalf("open device: %v", err)
+	}
+	if h1, st := text(t, ctx, "h1"), text(t, ctx, `[data-testid=device-status]`); h1 != "LAPTOP-SN-BROWSER" || st == "" {
+		t.Errorf("device page: heading %q, status %q", h1, st)
+	}
+	screenshot(t, ctx, "device.png")
+
+	// Revoke its certificate; the agent is refused from then on.
+	if err := chromedp.Do(ctx, chromedp.Click(`[data-testid=revoke]`), chromedp.WaitVisible(`p.flash`)); err != nil {
+		t.Fatalf("revoke: %v", err)
+	}
+	if flash := text(t, ctx, `p.flash`); !strings.Contains(flash, "revoked") {
+		t.Errorf("after revoking the page says %q", flash)
+	}
+	_, hash := report("SN-BROWSER", "LAPTOP-SN-BROWSER")
+	_, err = agentClient(t, id).CheckIn(context.Background(), &agentv1.CheckInRequest{ReportHash: hash})
+	wantStatus(t, err, codes.Unauthenticated, "revoked")
+
+	entries, err := h.app.Store.FindAudit(context.Background(), inventory.AuditFilter{Action: "enrollment.revoke"})
+	if err != nil || len(entries) != 1 || entries[0].Actor != "browser@school.example" {
+		t.Errorf("audit of the revocation: %v, %+v", err, entries)
+	}
+}

@@ -1,0 +1,63 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/rollcall/rollcall/inventory"
+)
+
+// SweepInterval is how often the server tidies up and keeps its figures.
+const SweepInterval = 5 * time.Minute
+
+// sweep runs the periodic work until stop is closed: it judges devices
+// that have no verdict yet (after an upgrade), marks devices not seen
+// within their school's policy as failing seen_recently, records today's
+// compliance figures for the overview's chart, and deletes expired
+// sessions and old failed sign-ins. Every step is idempotent, so several
+// replicas may sweep the same database.
+func (a *App) sweep(ctx context.Context, stop <-chan struct{}) {
+	defer close(a.sweepDone)
+	t := time.NewTicker(SweepInterval)
+	defer t.Stop()
+	for {
+		a.SweepOnce(ctx, time.Now())
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// SweepOnce runs one round of the periodic work at now, logging what
+// fails.
+func (a *App) SweepOnce(ctx context.Context, now time.Time) {
+	log := a.logger.With("component", "sweep")
+	schools, err := a.Store.FindSchools(ctx)
+	if err != nil {
+		log.ErrorContext(ctx, "list schools", "err", err)
+		return
+	}
+	for _, sc := range schools {
+		if n, err := inventory.Rejudge(ctx, a.Store, sc.ID, false, now); err != nil {
+			log.ErrorContext(ctx, "judge devices", "school", sc.Slug, "err", err)
+		} else if n > 0 {
+			log.InfoContext(ctx, "judged devices that had no verdict", "school", sc.Slug, "devices", n)
+		}
+		if days := sc.Policy.MaxDaysUnseen; days > 0 {
+			if _, err := a.Store.MarkUnseen(ctx, sc.ID, now.AddDate(0, 0, -days)); err != nil {
+				log.ErrorContext(ctx, "mark unseen devices", "school", sc.Slug, "err", err)
+			}
+		}
+	}
+	if err := inventory.RecordComplianceDays(ctx, a.Store, now); err != nil {
+		log.ErrorContext(ctx, "record compliance figures", "err", err)
+	}
+	if _, err := a.Store.DeleteExpiredSessions(ctx, now); err != nil {
+		log.ErrorContext(ctx, "delete expired sessions", "err", err)
+	}
+	if err := a.Store.DeleteLoginFailuresBefore(ctx, now.Add(-24*time.Hour)); err != nil {
+		log.ErrorContext(ctx, "delete old failed sign-ins", "err", err)
+	}
+}

@@ -1,0 +1,438 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rollcall/rollcall/inventory"
+	"github.com/rollcall/rollcall/server/admin"
+	"github.com/rollcall/rollcall/server/secret"
+)
+
+// browser is a plain HTTP client with cookies, for the pages.
+type browser struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+	csrf string // the token of the last page that had a form
+	// totp is the person's TOTP secret once set up.
+	totp string
+}
+
+func newBrowser(t *testing.T, h *harness) *browser {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, base: "http://" + h.app.HTTPAddr.String(), c: &http.Client{
+		Jar:           jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// do sends a request and returns the status, the Location header and the
+// body, remembering the page's CSRF token.
+func (b *browser) do(method, path string, form url.Values) (int, string, string) {
+	b.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, b.base+path, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if m := csrfField.FindSubmatch(raw); m != nil {
+		b.csrf = string(m[1])
+	}
+	return resp.StatusCode, resp.Header.Get("Location"), string(raw)
+}
+
+// post sends a form with the current CSRF token.
+func (b *browser) post(path string, form url.Values) (int, string, string) {
+	b.t.Helper()
+	if form == nil {
+		form = url.Values{}
+	}
+	form.Set("csrf", b.csrf)
+	return b.do("POST", path, form)
+}
+
+var totpSecretText = regexp.MustCompile(`data-testid="totp-secret">([A-Z2-7 ]+)<`)
+
+// signIn signs in with email and password, setting up or passing the
+// second factor when asked, and fails the test unless it ends signed in.
+func (b *browser) signIn(email, password string) {
+	b.t.Helper()
+	code, loc, body := b.do("POST", "/signin", url.Values{"email": {email}, "password": {password}})
+	if code != http.StatusSeeOther {
+		b.t.Fatalf("sign in as %s = %d:\n%.400s", email, code, body)
+	}
+	switch loc {
+	case "/account/totp":
+		_, _, page := b.do("GET", "/account/totp", nil)
+		m := totpSecretText.FindStringSubmatch(page)
+		if m == nil {
+			b.t.Fatalf("set-up page shows no secret:\n%.600s", page)
+		}
+		b.totp = strings.ReplaceAll(m[1], " ", "")
+		st, _, page := b.post("/account/totp", url.Values{"code": {b.code(time.Now())}})
+		if st != http.StatusOK || !strings.Contains(page, "recovery codes") {
+			b.t.Fatalf("TOTP set-up = %d:\n%.600s", st, page)
+		}
+	case "/signin/totp?next=%2F":
+		b.do("GET", "/signin/totp", nil)
+		// A code from the step after the set-up one: the same code twice is refused.
+		st, _, page := b.post("/signin/totp", url.Values{"code": {b.code(time.Now().Add(30 * time.Second))}})
+		if st != http.StatusSeeOther {
+			b.t.Fatalf("second factor = %d:\n%.600s", st, page)
+		}
+	case "/":
+	default:
+		b.t.Fatalf("sign in sent to %q", loc)
+	}
+	if st, _, page := b.do("GET", "/", nil); st != http.StatusOK {
+		b.t.Fatalf("GET / after sign-in = %d:\n%.400s", st, page)
+	}
+}
+
+func (b *browser) code(at time.Time) string {
+	b.t.Helper()
+	c, err := secret.TOTPCode(b.totp, at)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return c
+}
+
+// person adds someone with role in school (slug; "" for org_admin) and
+// returns their password.
+func person(t *testing.T, h *harness, email string, role inventory.Role, school string) string {
+	t.Helper()
+	_, pw, err := admin.AddUser(context.Background(), h.app.Store, email, "Person "+email, string(role), school)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pw
+}
+
+func TestSignIn(t *testing.T) {
+	backends(t, func(t *testing.T, h *harness) {
+		techPW := person(t, h, "it@school.example", inventory.RoleTechnician, "")
+		staffPW := person(t, h, "teacher@school.example", inventory.RoleStaff, "")
+
+		t.Run("PagesNeedSignIn", func(t *testing.T) {
+			b := newBrowser(t, h)
+			for _, path := range []string{"/", "/devices", "/audit"} {
+				code, loc, _ := b.do("GET", path, nil)
+				if code != http.StatusSeeOther || !strings.HasPrefix(loc, "/signin") {
+					t.Errorf("GET %s signed out = %d to %q, want 303 to /signin", path, code, loc)
+				}
+			}
+		})
+
+		t.Run("StaffWithoutTOTP", func(t *testing.T) {
+			b := newBrowser(t, h)
+			b.signIn("teacher@school.example", staffPW)
+			_, _, home := b.do("GET", "/", nil)
+			if !strings.Contains(home, "Welcome to Rollcall") || strings.Contains(home, "Fleet overview") {
+				t.Errorf("staff home page:\n%.500s", home)
+			}
+			if code, _, _ := b.do("GET", "/devices", nil); code != http.StatusForbidden {
+				t.Errorf("staff GET /devices = %d, want 403", code)
+			}
+		})
+
+		t.Run("TechnicianMustSetUpTOTP", func(t *testing.T) {
+			b := newBrowser(t, h)
+			b.signIn("it@school.example", techPW) // sets up TOTP
+			if code, _, page := b.do("GET", "/devices", nil); code != http.StatusOK || !strings.Contains(page, "Devices") {
+				t.Errorf("GET /devices = %d", code)
+			}
+			// Signing out ends the session for good.
+			if code, loc, _ := b.post("/signout", nil); code != http.StatusSeeOther || loc != "/signin" {
+				t.Errorf("sign out = %d to %q", code, loc)
+			}
+			if code, _, _ := b.do("GET", "/devices", nil); code != http.StatusSeeOther {
+				t.Errorf("GET /devices after sign-out = %d, want 303", code)
+			}
+			// Next time the password alone is not enough.
+			code, loc, _ := b.do("POST", "/signin", url.Values{"email": {"it@school.example"}, "password": {techPW}})
+			if code != http.StatusSeeOther || !strings.HasPrefix(loc, "/signin/totp") {
+				t.Fatalf("second sign-in = %d to %q, want the TOTP step", code, loc)
+			}
+			if code, loc, _ := b.do("GET", "/devices", nil); code != http.StatusSeeOther || loc != "/signin/totp" {
+				t.Errorf("GET /devices with the password only = %d to %q", code, loc)
+			}
+			b.do("GET", "/signin/totp", nil)
+			if code, _, page := b.post("/signin/totp", url.Values{"code": {"000000"}}); code != http.StatusUnauthorized || !strings.Contains(page, "not right") {
+				t.Errorf("wrong code = %d", code)
+			}
+			if code, _, _ := b.post("/signin/totp", url.Values{"code": {b.code(time.Now().Add(30 * time.Second))}}); code != http.StatusSeeOther {
+				t.Errorf("right code = %d", code)
+			}
+		})
+
+		t.Run("WrongPasswordThenLockout", func(t *testing.T) {
+			person(t, h, "locked@school.example", inventory.RoleStaff, "")
+			b := newBrowser(t, h)
+			for i := range 5 {
+				code, _, page := b.do("POST", "/signin", url.Values{"email": {"locked@school.example"}, "password": {"guess"}})
+				if code != http.StatusUnauthorized || !strings.Contains(page, "do not match") {
+					t.Fatalf("try %d = %d:\n%.300s", i, code, page)
+				}
+			}
+			code, _, page := b.do("POST", "/signin", url.Values{"email": {"locked@school.example"}, "password": {"guess"}})
+			if code != http.StatusTooManyRequests || !strings.Contains(page, "locked until") {
+				t.Errorf("sixth try = %d:\n%.300s", code, page)
+			}
+		})
+
+		t.Run("UnknownEmail", func(t *testing.T) {
+			b := newBrowser(t, h)
+			code, _, page := b.do("POST", "/signin", url.Values{"email": {"nobody@school.example"}, "password": {"x"}})
+			if code != http.StatusUnauthorized || !strings.Contains(page, "do not match") {
+				t.Errorf("unknown email = %d", code)
+			}
+		})
+
+		t.Run("FormsNeedTheirToken", func(t *testing.T) {
+			b := newBrowser(t, h)
+			b.signIn("teacher@school.example", staffPW)
+			code, _, page := b.do("POST", "/signout", url.Values{"csrf": {"forged"}})
+			if code != http.StatusForbidden || !strings.Contains(page, "expired") {
+				t.Errorf("sign-out without the form's token = %d", code)
+			}
+			// A cross-site post is refused before any handler runs.
+			req, _ := http.NewRequest("POST", b.base+"/signin", strings.NewReader("email=a%40b.c&password=x"))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Sec-Fetch-Site", "cross-site")
+			resp, err := b.c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusForbidden {
+				t.Errorf("cross-site sign-in post = %d, want 403", resp.StatusCode)
+			}
+		})
+
+		t.Run("CookieAndHeaders", func(t *testing.T) {
+			req, _ := http.NewRequest("POST", "http://"+h.app.HTTPAddr.String()+"/signin", strings.NewReader(url.Values{"email": {"teacher@school.example"}, "password": {staffPW}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			cookie := resp.Header.Get("Set-Cookie")
+			for _, want := range []string{"rollcall_session=", "HttpOnly", "Secure", "SameSite=Lax"} {
+				if !strings.Contains(cookie, want) {
+					t.Errorf("Set-Cookie %q lacks %s", cookie, want)
+				}
+			}
+			csp := resp.Header.Get("Content-Security-Policy")
+			if !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "script-src") {
+				t.Errorf("Content-Security-Policy = %q, want no scripts and no inline styles", csp)
+			}
+		})
+
+		t.Run("DisabledAccount", func(t *testing.T) {
+			pw := person(t, h, "gone@school.example", inventory.RoleStaff, "")
+			b := newBrowser(t, h)
+			b.signIn("gone@school.example", pw)
+			u, err := h.app.Store.FindUserByEmail(context.Background(), "gone@school.example")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := h.app.Store.SetUserDisabled(context.Background(), u.ID, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			if code, _, _ := b.do("GET", "/", nil); code != http.StatusSeeOther {
+				t.Errorf("GET / after being disabled = %d, want 303 to sign-in", code)
+			}
+			code, _, page := b.do("POST", "/signin", url.Values{"email": {"gone@school.example"}, "password": {pw}})
+			if code != http.StatusUnauthorized || !strings.Contains(page, "disabled") {
+				t.Errorf("disabled sign-in = %d", code)
+			}
+		})
+
+		t.Run("Audited", func(t *testing.T) {
+			entries, err := h.app.Store.FindAudit(context.Background(), inventory.AuditFilter{Action: "session.", Limit: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := map[string]int{}
+			for _, e := range entries {
+				seen[e.Action]++
+				if strings.Contains(e.Detail, techPW) || strings.Contains(e.Detail, staffPW) {
+					t.Errorf("audit entry %d holds a password", e.Seq)
+				}
+			}
+			for _, a := range []string{"session.signin", "session.signin_failed", "session.signout", "session.second_factor"} {
+				if seen[a] == 0 {
+					t.Errorf("no %s entry in the audit log (have %v)", a, seen)
+				}
+			}
+			if strings.Contains(h.logs.String(), techPW) {
+				t.Error("the server log holds a password")
+			}
+		})
+	})
+}
+
+// TestRoleMatrix asks for every route as every role, in two schools. A
+// person sees a school's devices only with a fleet role there; a route
+// they may not use answers 403 (or 404 for another school's record), with
+// nothing of the record in the answer.
+func TestRoleMatrix(t *testing.T) {
+	h := start(t, "")
+	ctx := context.Background()
+	for _, slug := range []string{"school-a", "school-b"} {
+		if err := h.app.Store.CreateSchool(ctx, &inventory.School{Slug: slug, Name: "School " + slug}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tokenFor := func(school string) string {
+		tok, err := admin.CreateEnrollToken(ctx, h.app.Store, h.app.CA, admin.EnrollTokenRequest{School: school, Uses: 1, TTL: time.Hour, Advertise: h.app.AgentAddr.String(), Now: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	enroll(t, tokenFor("school-a"), "SN-A")
+	enroll(t, tokenFor("school-b"), "SN-B")
+	devA := deviceBySerial(t, h, "SN-A")
+	devB := deviceBySerial(t, h, "SN-B")
+	enrA, err := h.app.Store.FindEnrollmentsByDevice(ctx, devB.ID)
+	if err != nil || len(enrA) == 0 {
+		t.Fatalf("enrolments of B: %v", err)
+	}
+
+	type who struct {
+		role   inventory.Role
+		school string
+	}
+	people := []who{
+		{inventory.RoleOrgAdmin, ""},
+		{inventory.RoleTechnician, "school-a"},
+		{inventory.RoleHeadteacher, "school-a"},
+		{inventory.RoleComputingLead, "school-a"},
+		{inventory.RoleStaff, "school-a"},
+		{inventory.RoleLineManager, "school-a"},
+		{inventory.RoleAuditor, "school-a"},
+	}
+	fleet := map[inventory.Role]bool{inventory.RoleOrgAdmin: true, inventory.RoleTechnician: true, inventory.RoleHeadteacher: true, inventory.RoleComputingLead: true, inventory.RoleAuditor: true}
+	audits := map[inventory.Role]bool{inventory.RoleOrgAdmin: true, inventory.RoleTechnician: true, inventory.RoleHeadteacher: true, inventory.RoleAuditor: true}
+	policyEdit := map[inventory.Role]bool{inventory.RoleOrgAdmin: true, inventory.RoleTechnician: true, inventory.RoleHeadteacher: true}
+	revoke := map[inventory.Role]bool{inventory.RoleOrgAdmin: true, inventory.RoleTechnician: true}
+
+	pick := func(ok bool, yes, no int) int {
+		if ok {
+			return yes
+		}
+		return no
+	}
+	type route struct {
+		method, path string
+		api          bool
+		body         string
+		want         func(w who) int
+		secretText   string // never in a refused answer
+	}
+	isOrg := func(w who) bool { return w.role == inventory.RoleOrgAdmin }
+	routes := []route{
+		{"GET", "/", false, "", func(w who) int { return 200 }, ""},
+		{"GET", "/devices", false, "", func(w who) int { return pick(fleet[w.role], 200, 403) }, ""},
+		{"GET", "/devices.csv", false, "", func(w who) int { return pick(fleet[w.role], 200, 403) }, ""},
+		{"GET", "/devices/" + devA.ID.String(), false, "", func(w who) int { return pick(fleet[w.role], 200, 403) }, ""},
+		{"GET", "/devices/" + devB.ID.String(), false, "", func(w who) int { return pick(isOrg(w), 200, pick(fleet[w.role], 404, 403)) }, "SN-B"},
+		{"POST", "/devices/" + devB.ID.String() + "/enrollments/" + enrA[0].ID.String() + "/revoke", false, "", func(w who) int { return pick(isOrg(w), 303, pick(revoke[w.role], 404, 403)) }, "SN-B"},
+		{"GET", "/audit", false, "", func(w who) int { return pick(audits[w.role], 200, 403) }, ""},
+		{"GET", "/api/v1/devices", true, "", func(w who) int { return 200 }, ""},
+		{"GET", "/api/v1/devices/" + devA.ID.String(), true, "", func(w who) int { return pick(fleet[w.role], 200, 404) }, "SN-A"},
+		{"GET", "/api/v1/devices/" + devB.ID.String(), true, "", func(w who) int { return pick(isOrg(w), 200, 404) }, "SN-B"},
+		{"GET", "/api/v1/devices/" + devB.ID.String() + "/events", true, "", func(w who) int { return pick(isOrg(w), 200, 404) }, "SN-B"},
+		{"GET", "/api/v1/devices/" + devB.ID.String() + "/posture-history", true, "", func(w who) int { return pick(isOrg(w), 200, 404) }, "SN-B"},
+		{"GET", "/api/v1/usb-events", true, "", func(w who) int { return 200 }, ""},
+		{"GET", "/api/v1/compliance", true, "", func(w who) int { return 200 }, ""},
+		{"GET", "/api/v1/schools/school-a/policy", true, "", func(w who) int { return pick(fleet[w.role], 200, 404) }, ""},
+		{"GET", "/api/v1/schools/school-b/policy", true, "", func(w who) int { return pick(isOrg(w), 200, 404) }, ""},
+		{"PUT", "/api/v1/schools/school-a/policy", true, `{"max_idle_lock_minutes": 10}`, func(w who) int { return pick(policyEdit[w.role], 200, pick(fleet[w.role], 403, 404)) }, ""},
+		{"PUT", "/api/v1/schools/school-b/policy", true, `{"max_idle_lock_minutes": 10}`, func(w who) int { return pick(isOrg(w), 200, 404) }, ""},
+		{"GET", "/api/v1/audit", true, "", func(w who) int { return pick(audits[w.role], 200, 403) }, ""},
+	}
+	for i, p := range people {
+		email := fmt.Sprintf("%s-%d@school.example", p.role, i)
+		pw := person(t, h, email, p.role, p.school)
+		apiToken, err := admin.CreateAPIToken(ctx, h.app.Store, email)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := newBrowser(t, h)
+		b.signIn(email, pw)
+		for _, rt := range routes {
+			t.Run(fmt.Sprintf("%s/%s_%s", p.role, rt.method, rt.path), func(t *testing.T) {
+				var code int
+				var body string
+				if rt.api {
+					req, _ := http.NewRequest(rt.method, b.base+rt.path, strings.NewReader(rt.body))
+					req.Header.Set("Authorization", "Bearer "+apiToken)
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					raw, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					code, body = resp.StatusCode, string(raw)
+				} else if rt.method == "POST" {
+					code, _, body = b.post(rt.path, nil)
+				} else {
+					code, _, body = b.do(rt.method, rt.path, nil)
+				}
+				if want := rt.want(p); code != want {
+					t.Errorf("%s %s as %s = %d, want %d:\n%.300s", rt.method, rt.path, p.role, code, want, body)
+				}
+				if code >= 400 && rt.secretText != "" && strings.Contains(body, rt.secretText) {
+					t.Errorf("refused answer leaks %q", rt.secretText)
+				}
+			})
+		}
+		// Lists hold only what the person may see.
+		var devices deviceList
+		h.get(t, "/api/v1/devices", apiToken, &devices)
+		serials := map[string]bool{}
+		for _, d := range devices.Items {
+			serials[d.Serial] = true
+		}
+		if want := fleet[p.role]; serials["SN-A"] != want {
+			t.Errorf("%s: device list shows SN-A = %v, want %v", p.role, serials["SN-A"], want)
+		}
+		if serials["SN-B"] != isOrg(p) {
+			t.Errorf("%s: device list shows SN-B = %v", p.role, serials["SN-B"])
+		}
+	}
+}
+
+func deviceBySerial(t *testing.T, h *harness, serial string) *inventory.Device {
+	t.Helper()
+	all, err := h.app.Store.FindDevices(context.Background(), inventory.DeviceFilter{Search: serial})
+	if err != nil || len(all) != 1 {
+		t.Fatalf("device %s: %v (%d found)", serial, err, len(all))
+	}
+	return all[0]
+}

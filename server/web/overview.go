@@ -1,0 +1,104 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rollcall/rollcall/inventory"
+)
+
+// unseenDays is the overview's "not seen lately" window.
+const unseenDays = 7
+
+// chartDays is how many days the compliance chart covers.
+const chartDays = 30
+
+// schoolsFor returns the schools where the viewer holds one of roles,
+// ordered by slug.
+func (s *server) schoolsFor(r *http.Request, roles []inventory.Role) ([]*inventory.School, error) {
+	all, err := s.store.FindSchools(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	ids := viewerOf(r.Context()).schoolsWith(roles...)
+	if ids == nil {
+		return all, nil
+	}
+	out := []*inventory.School{}
+	for _, sc := range all {
+		if containsID(ids, sc.ID) {
+			out = append(out, sc)
+		}
+	}
+	return out, nil
+}
+
+// ruleTile is one compliance rule's tile on the overview.
+type ruleTile struct {
+	Rule    string
+	Failing int
+}
+
+// overviewPage is the data of the fleet overview.
+type overviewPage struct {
+	Counts     inventory.DeviceCounts
+	UnseenDays int
+	Tiles      []ruleTile
+	Chart      chart
+	Schools    []*inventory.School
+}
+
+// homePage is the data of the home page of someone who does not look
+// after the fleet.
+type homePage struct {
+	Roles []string
+}
+
+func (s *server) handleHome() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v := viewerOf(r.Context())
+		if !v.mayAnywhere(fleetReaders...) {
+			page := homePage{}
+			for _, g := range v.grants {
+				page.Roles = append(page.Roles, string(g.Role))
+			}
+			s.render(w, r, http.StatusOK, "home.html", "Home", page)
+			return
+		}
+		page, err := s.overview(r.Context(), v.schoolsWith(fleetReaders...))
+		if err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+		if page.Schools, err = s.schoolsFor(r, fleetReaders); err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+		s.render(w, r, http.StatusOK, "overview.html", "Fleet overview", page)
+	})
+}
+
+// overview gathers the overview's figures for the given schools (nil:
+// every school).
+func (s *server) overview(ctx context.Context, schools []uuid.UUID) (overviewPage, error) {
+	now := s.now()
+	page := overviewPage{UnseenDays: unseenDays}
+	var err error
+	page.Counts, err = s.store.CountDevices(ctx, inventory.DeviceFilter{SchoolIDs: schools}, now.AddDate(0, 0, -unseenDays))
+	if err != nil {
+		return page, err
+	}
+	for _, rule := range inventory.Rules {
+		page.Tiles = append(page.Tiles, ruleTile{Rule: rule, Failing: page.Counts.Failing[rule]})
+	}
+	since := now.UTC().Truncate(24*time.Hour).AddDate(0, 0, -(chartDays - 1))
+	days, err := s.store.FindComplianceDays(ctx, schools, since)
+	if err != nil {
+		return page, err
+	}
+	page.Chart = complianceChart(days, since, chartDays)
+	return page, nil
+}

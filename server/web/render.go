@@ -1,0 +1,207 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/rollcall/rollcall/inventory"
+)
+
+//go:embed templates/*.html static/rollcall.css
+var assets embed.FS
+
+// pages holds each page's template, parsed with the shared layout.
+var pages = func() map[string]*template.Template {
+	funcs := template.FuncMap{
+		"ago":        ago,
+		"when":       when,
+		"ruleName":   ruleName,
+		"statusText": statusText,
+		"short":      func(s string) string { return truncate(s, 8) },
+		"query":      func(v url.Values) template.URL { return template.URL(v.Encode()) },
+		"add":        func(a, b int) int { return a + b },
+		"percent": func(n, of int) int {
+			if of == 0 {
+				return 0
+			}
+			return n * 100 / of
+		},
+	}
+	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html"))
+	names, err := fs.Glob(assets, "templates/*.html")
+	if err != nil {
+		panic(err)
+	}
+	out := map[string]*template.Template{}
+	for _, n := range names {
+		base := path.Base(n)
+		if base == "layout.html" {
+			continue
+		}
+		out[base] = template.Must(template.Must(layout.Clone()).ParseFS(assets, n))
+	}
+	return out
+}()
+
+// navItem is one link of the menu.
+type navItem struct {
+	Href, Text string
+	Current    bool
+}
+
+// pageData is what the layout gets: the page's own data is in Page.
+type pageData struct {
+	Title string
+	User  *inventory.User
+	CSRF  string
+	Nav   []navItem
+	Page  any
+	Flash string
+}
+
+// nav returns the menu a viewer sees: only what their roles open.
+func nav(v viewer, current string) []navItem {
+	var items []navItem
+	add := func(href, text string, ok bool) {
+		if ok {
+			items = append(items, navItem{Href: href, Text: text, Current: href == current})
+		}
+	}
+	fleet := v.mayAnywhere(fleetReaders...)
+	add("/", "Overview", fleet)
+	add("/", "Home", !fleet)
+	add("/devices", "Devices", fleet)
+	add("/audit", "Audit log", v.mayAnywhere(auditReaders...))
+	return items
+}
+
+// render writes a page inside the layout. Rendering goes to a buffer
+// first, so a template error answers 500 instead of half a page.
+func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
+	t, ok := pages[name]
+	if !ok {
+		panic("web: no template " + name)
+	}
+	v := viewerOf(r.Context())
+	pd := pageData{Title: title, Page: data}
+	if v.user != nil && v.signedIn() {
+		pd.User, pd.CSRF, pd.Nav = v.user, csrfToken(v.session), nav(v, r.URL.Path)
+	} else if v.session != nil {
+		pd.CSRF = csrfToken(v.session) // the second-factor pages
+	}
+	pd.Flash = r.URL.Query().Get("done")
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout.html", pd); err != nil {
+		s.logger.ErrorContext(r.Context(), "render page", "page", name, "err", err)
+		http.Error(w, "Internal error.", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// errorPage is the data of the error page.
+type errorPage struct {
+	Status  int
+	Message string
+}
+
+// pageError answers a page request with an error page that says what
+// went wrong, logging internal errors once.
+func (s *server) pageError(w http.ResponseWriter, r *http.Request, err error) {
+	st, ok := statusOf[inventory.ErrorCode(err)]
+	if !ok {
+		st = http.StatusInternalServerError
+	}
+	if st == http.StatusInternalServerError {
+		s.logger.ErrorContext(r.Context(), "page failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	s.render(w, r, st, "error.html", http.StatusText(st), errorPage{Status: st, Message: inventory.ErrorMessage(err)})
+}
+
+// requirePage answers 403 unless the viewer holds one of roles in some
+// school; handlers then limit what they show to those schools.
+func (s *server) requirePage(roles []inventory.Role, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !viewerOf(r.Context()).mayAnywhere(roles...) {
+			s.pageError(w, r, inventory.Errorf(inventory.EFORBIDDEN, "Your roles do not include this page. If you need it, ask your technician or headteacher."))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *server) handlePageNotFound() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.pageError(w, r, inventory.Errorf(inventory.ENOTFOUND, "There is no page at %s.", r.URL.Path))
+	})
+}
+
+func handleStylesheet() http.Handler {
+	css, err := assets.ReadFile("static/rollcall.css")
+	if err != nil {
+		panic(err)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Write(css)
+	})
+}
+
+// when writes a time for people, in UTC.
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.UTC().Format("2 Jan 2006 15:04 UTC")
+}
+
+// ruleNames are the compliance rules as people read them.
+var ruleNames = map[string]string{
+	inventory.RuleEncryption:   "Disk encrypted",
+	inventory.RuleAntivirus:    "Antivirus on and up to date",
+	inventory.RuleScreenLock:   "Screen locks when idle",
+	inventory.RuleSeenRecently: "Seen recently",
+}
+
+func ruleName(rule string) string {
+	if n, ok := ruleNames[rule]; ok {
+		return n
+	}
+	return rule
+}
+
+func statusText(status string) string {
+	switch status {
+	case inventory.StatusCompliant:
+		return "Compliant"
+	case inventory.StatusNoncompliant:
+		return "Not compliant"
+	case inventory.StatusUnknown:
+		return "Unknown"
+	case inventory.StatusNotRequired:
+		return "Not required"
+	}
+	return "Not yet checked"
+}
+
+func urlQueryEscape(s string) string { return url.QueryEscape(s) }
+
+// plainText reports whether s is safe to show as is in a CSV cell: text
+// starting with =, +, - or @ is a formula to spreadsheets.
+func csvCell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
