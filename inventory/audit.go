@@ -80,8 +80,9 @@ func (e *AuditEntry) ComputeHash() []byte {
 
 // AuditFilter selects audit entries, newest first.
 type AuditFilter struct {
-	// SchoolIDs limits the result to these schools and to entries of no
-	// school. A nil slice means every entry.
+	// SchoolIDs limits the result to entries of these schools; entries of
+	// no school (such as an organisation admin's sign-in) are left out. A
+	// nil slice means every entry.
 	SchoolIDs []uuid.UUID
 	ActorID   uuid.UUID // uuid.Nil means anyone
 	Action    string    // prefix, e.g. "session." ; empty means any

@@ -70,7 +70,7 @@ func (db *DB) FindAudit(ctx context.Context, f inventory.AuditFilter) ([]*invent
 		where = append(where, "seq < "+arg(f.Before))
 	}
 	if f.SchoolIDs != nil {
-		where = append(where, "(school_id = ANY("+arg(f.SchoolIDs)+") OR school_id IS NULL)")
+		where = append(where, "school_id = ANY("+arg(f.SchoolIDs)+")")
 	}
 	if f.ActorID != uuid.Nil {
 		where = append(where, "actor_id = "+arg(f.ActorID))

@@ -57,9 +57,9 @@ func (db *DB) FindAudit(ctx context.Context, f inventory.AuditFilter) ([]*invent
 		args = append(args, f.Before)
 	}
 	if f.SchoolIDs != nil {
-		cond := "school_id IS NULL"
+		cond := "FALSE"
 		if len(f.SchoolIDs) > 0 {
-			cond = "(school_id IN (" + qmarks(len(f.SchoolIDs)) + ") OR school_id IS NULL)"
+			cond = "school_id IN (" + qmarks(len(f.SchoolIDs)) + ")"
 			for _, id := range f.SchoolIDs {
 				args = append(args, id)
 			}

@@ -1,7 +1,10 @@
 package storetest
 
 import (
+	"bytes"
+	"encoding/hex"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -444,5 +447,116 @@ func (su suite) testEnrollmentStore(t *testing.T) {
 	t.Run("RevokeEnrollment/ErrNotFound", func(t *testing.T) {
 		e := su.fresh(t)
 		wantCode(t, e.s.RevokeEnrollment(e.ctx, uuid.New(), t0), inventory.ENOTFOUND)
+	})
+
+	t.Run("FindEnrollTokens", func(t *testing.T) {
+		e := su.fresh(t)
+		schools := []*inventory.School{e.school("a"), e.school("b"), e.school("c")}
+		// Tokens made out of time order; two of school a share a time,
+		// and then the greater ID comes first.
+		var all []*inventory.EnrollToken
+		for i, mk := range []struct {
+			school int
+			at     time.Duration
+		}{{0, 2 * time.Hour}, {1, 5 * time.Hour}, {0, -time.Hour}, {2, 3 * time.Hour}, {0, 4 * time.Hour}, {1, 0}, {0, 4 * time.Hour}} {
+			tok := &inventory.EnrollToken{
+				SchoolID: schools[mk.school].ID, SecretHash: secret(), MaxUses: i + 1,
+				ExpiresAt: t0.Add(48 * time.Hour), CreatedAt: t0.Add(mk.at),
+			}
+			if err := e.s.CreateEnrollToken(e.ctx, tok); err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, tok)
+		}
+		if err := e.s.RevokeEnrollToken(e.ctx, all[4].ID, t0); err != nil {
+			t.Fatal(err)
+		}
+		all[4].RevokedAt = ts(t0)
+		newest := slices.Clone(all)
+		slices.SortFunc(newest, func(a, b *inventory.EnrollToken) int {
+			if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+				return c
+			}
+			return bytes.Compare(b.ID[:], a.ID[:])
+		})
+		of := func(schools ...*inventory.School) []*inventory.EnrollToken {
+			out := []*inventory.EnrollToken{}
+			for _, tok := range newest {
+				if slices.ContainsFunc(schools, func(s *inventory.School) bool { return s.ID == tok.SchoolID }) {
+					out = append(out, tok)
+				}
+			}
+			return out
+		}
+		for _, tc := range []struct {
+			name    string
+			schools []uuid.UUID
+			limit   int
+			want    []*inventory.EnrollToken
+		}{
+			{"All", nil, 0, newest},
+			{"AllLimited", nil, 3, newest[:3]},
+			{"One", []uuid.UUID{schools[0].ID}, 0, of(schools[0])},
+			{"OneLimited", []uuid.UUID{schools[0].ID}, 2, of(schools[0])[:2]},
+			{"Two", []uuid.UUID{schools[1].ID, schools[2].ID}, 10, of(schools[1], schools[2])},
+			{"None", []uuid.UUID{}, 0, []*inventory.EnrollToken{}},
+			{"UnknownSchool", []uuid.UUID{uuid.New()}, 0, []*inventory.EnrollToken{}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				got, err := e.s.FindEnrollTokens(e.ctx, tc.schools, tc.limit)
+				if err != nil {
+					t.Fatal(err)
+				}
+				equal(t, "tokens", got, tc.want)
+			})
+		}
+	})
+
+	t.Run("FindEnrollmentsByDevice", func(t *testing.T) {
+		e := su.fresh(t)
+		tok := e.token(e.school("a").ID, 2)
+		d, first := e.enroll(tok, "SN1")
+		other, _ := e.enroll(tok, "SN2")
+		var renewals []*inventory.Enrollment
+		for _, at := range []time.Duration{2 * time.Hour, time.Hour, 2 * time.Hour} {
+			enr := &inventory.Enrollment{DeviceID: d.ID, CertSerial: hex.EncodeToString(secret()[:8]),
+				CertNotAfter: t0.Add(90 * 24 * time.Hour), CreatedAt: t0.Add(at)}
+			if err := e.s.CreateEnrollment(e.ctx, enr); err != nil {
+				t.Fatal(err)
+			}
+			renewals = append(renewals, enr)
+		}
+		if _, err := e.s.SupersedeEnrollments(e.ctx, renewals[2].ID, t0.Add(3*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		want := []*inventory.Enrollment{renewals[0], renewals[2], renewals[1], &first.Enrollment}
+		if bytes.Compare(renewals[0].ID[:], renewals[2].ID[:]) < 0 {
+			want[0], want[1] = want[1], want[0]
+		}
+		for _, w := range want {
+			got, err := e.s.FindEnrollmentByID(e.ctx, w.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			*w = *got // with the revocations
+		}
+		got, err := e.s.FindEnrollmentsByDevice(e.ctx, d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		equal(t, "enrolments", got, want)
+
+		got, err = e.s.FindEnrollmentsByDevice(e.ctx, other.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].DeviceID != other.ID {
+			t.Errorf("other device's enrolments = %s", dump(got))
+		}
+		got, err = e.s.FindEnrollmentsByDevice(e.ctx, uuid.New())
+		if err != nil {
+			t.Fatal(err)
+		}
+		equal(t, "enrolments of an unknown device", got, []*inventory.Enrollment{})
 	})
 }

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) inventory.Store) {
 	t.Run("Invites", su.testInvites)
 	t.Run("SessionStore", su.testSessionStore)
 	t.Run("AuditStore", su.testAuditStore)
+	t.Run("Dashboard", su.testDashboard)
 	t.Run("Time", su.testTime)
 }
 

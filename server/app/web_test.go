@@ -340,6 +340,12 @@ func TestRoleMatrix(t *testing.T) {
 	audits := map[inventory.Role]bool{inventory.RoleOrgAdmin: true, inventory.RoleTechnician: true, inventory.RoleHeadteacher: true, inventory.RoleAuditor: true}
 	policyEdit := map[inventory.Role]bool{inventory.RoleOrgAdmin: true, inventory.RoleTechnician: true, inventory.RoleHeadteacher: true}
 	revoke := map[inventory.Role]bool{inventory.RoleOrgAdmin: true, inventory.RoleTechnician: true}
+	managers := map[inventory.Role]bool{inventory.RoleOrgAdmin: true, inventory.RoleTechnician: true, inventory.RoleHeadteacher: true}
+	person(t, h, "staffb@school.example", inventory.RoleStaff, "school-b")
+	staffB, err := h.app.Store.FindUserByEmail(ctx, "staffb@school.example")
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	pick := func(ok bool, yes, no int) int {
 		if ok {
@@ -352,29 +358,41 @@ func TestRoleMatrix(t *testing.T) {
 		api          bool
 		body         string
 		want         func(w who) int
-		secretText   string // never in a refused answer
+		secretText   string     // never in a refused answer
+		form         url.Values // for a page's POST
 	}
 	isOrg := func(w who) bool { return w.role == inventory.RoleOrgAdmin }
 	routes := []route{
-		{"GET", "/", false, "", func(w who) int { return 200 }, ""},
-		{"GET", "/devices", false, "", func(w who) int { return pick(fleet[w.role], 200, 403) }, ""},
-		{"GET", "/devices.csv", false, "", func(w who) int { return pick(fleet[w.role], 200, 403) }, ""},
-		{"GET", "/devices/" + devA.ID.String(), false, "", func(w who) int { return pick(fleet[w.role], 200, 403) }, ""},
-		{"GET", "/devices/" + devB.ID.String(), false, "", func(w who) int { return pick(isOrg(w), 200, pick(fleet[w.role], 404, 403)) }, "SN-B"},
-		{"POST", "/devices/" + devB.ID.String() + "/enrollments/" + enrA[0].ID.String() + "/revoke", false, "", func(w who) int { return pick(isOrg(w), 303, pick(revoke[w.role], 404, 403)) }, "SN-B"},
-		{"GET", "/audit", false, "", func(w who) int { return pick(audits[w.role], 200, 403) }, ""},
-		{"GET", "/api/v1/devices", true, "", func(w who) int { return 200 }, ""},
-		{"GET", "/api/v1/devices/" + devA.ID.String(), true, "", func(w who) int { return pick(fleet[w.role], 200, 404) }, "SN-A"},
-		{"GET", "/api/v1/devices/" + devB.ID.String(), true, "", func(w who) int { return pick(isOrg(w), 200, 404) }, "SN-B"},
-		{"GET", "/api/v1/devices/" + devB.ID.String() + "/events", true, "", func(w who) int { return pick(isOrg(w), 200, 404) }, "SN-B"},
-		{"GET", "/api/v1/devices/" + devB.ID.String() + "/posture-history", true, "", func(w who) int { return pick(isOrg(w), 200, 404) }, "SN-B"},
-		{"GET", "/api/v1/usb-events", true, "", func(w who) int { return 200 }, ""},
-		{"GET", "/api/v1/compliance", true, "", func(w who) int { return 200 }, ""},
-		{"GET", "/api/v1/schools/school-a/policy", true, "", func(w who) int { return pick(fleet[w.role], 200, 404) }, ""},
-		{"GET", "/api/v1/schools/school-b/policy", true, "", func(w who) int { return pick(isOrg(w), 200, 404) }, ""},
-		{"PUT", "/api/v1/schools/school-a/policy", true, `{"max_idle_lock_minutes": 10}`, func(w who) int { return pick(policyEdit[w.role], 200, pick(fleet[w.role], 403, 404)) }, ""},
-		{"PUT", "/api/v1/schools/school-b/policy", true, `{"max_idle_lock_minutes": 10}`, func(w who) int { return pick(isOrg(w), 200, 404) }, ""},
-		{"GET", "/api/v1/audit", true, "", func(w who) int { return pick(audits[w.role], 200, 403) }, ""},
+		{"GET", "/", false, "", func(w who) int { return 200 }, "", nil},
+		{"GET", "/devices", false, "", func(w who) int { return pick(fleet[w.role], 200, 403) }, "", nil},
+		{"GET", "/devices.csv", false, "", func(w who) int { return pick(fleet[w.role], 200, 403) }, "", nil},
+		{"GET", "/devices/" + devA.ID.String(), false, "", func(w who) int { return pick(fleet[w.role], 200, 403) }, "", nil},
+		{"GET", "/devices/" + devB.ID.String(), false, "", func(w who) int { return pick(isOrg(w), 200, pick(fleet[w.role], 404, 403)) }, "SN-B", nil},
+		{"POST", "/devices/" + devB.ID.String() + "/enrollments/" + enrA[0].ID.String() + "/revoke", false, "", func(w who) int { return pick(isOrg(w), 303, pick(revoke[w.role], 404, 403)) }, "SN-B", nil},
+		{"GET", "/audit", false, "", func(w who) int { return pick(audits[w.role], 200, 403) }, "", nil},
+		{"GET", "/enrolment", false, "", func(w who) int { return pick(revoke[w.role], 200, 403) }, "", nil},
+		{"POST", "/enrolment", false, "", func(w who) int { return pick(revoke[w.role], 200, 403) }, "", url.Values{"school": {"school-a"}, "uses": {"1"}, "ttl": {"24h"}}},
+		{"POST", "/enrolment", false, "", func(w who) int { return pick(isOrg(w), 200, pick(revoke[w.role], 400, 403)) }, "", url.Values{"school": {"school-b"}, "uses": {"1"}, "ttl": {"24h"}}},
+		{"GET", "/policy?school=school-a", false, "", func(w who) int { return pick(fleet[w.role], 200, 403) }, "", nil},
+		{"GET", "/policy?school=school-b", false, "", func(w who) int { return pick(isOrg(w), 200, pick(fleet[w.role], 404, 403)) }, "", nil},
+		{"POST", "/policy/school-a", false, "", func(w who) int { return pick(policyEdit[w.role], 303, 403) }, "", url.Values{"max_signature_age_days": {"3"}, "max_idle_lock_minutes": {"10"}, "max_days_unseen": {"7"}, "require_encryption": {"on"}}},
+		{"POST", "/policy/school-b", false, "", func(w who) int { return pick(isOrg(w), 303, pick(policyEdit[w.role], 404, 403)) }, "", url.Values{"max_signature_age_days": {"3"}, "max_idle_lock_minutes": {"10"}, "max_days_unseen": {"7"}}},
+		{"GET", "/people", false, "", func(w who) int { return pick(managers[w.role], 200, 403) }, "", nil},
+		{"POST", "/people/invite", false, "", func(w who) int { return pick(managers[w.role], 200, 403) }, "", url.Values{"name": {"New Person"}, "email": {"new-" + "x@school.example"}, "role": {"staff"}, "school": {"school-a"}}},
+		{"POST", "/people/" + staffB.ID.String() + "/disable", false, "", func(w who) int { return pick(isOrg(w), 303, pick(managers[w.role], 404, 403)) }, "staffb@", nil},
+		{"GET", "/invite/not-a-real-token", false, "", func(w who) int { return 404 }, "", nil},
+		{"GET", "/api/v1/devices", true, "", func(w who) int { return 200 }, "", nil},
+		{"GET", "/api/v1/devices/" + devA.ID.String(), true, "", func(w who) int { return pick(fleet[w.role], 200, 404) }, "SN-A", nil},
+		{"GET", "/api/v1/devices/" + devB.ID.String(), true, "", func(w who) int { return pick(isOrg(w), 200, 404) }, "SN-B", nil},
+		{"GET", "/api/v1/devices/" + devB.ID.String() + "/events", true, "", func(w who) int { return pick(isOrg(w), 200, 404) }, "SN-B", nil},
+		{"GET", "/api/v1/devices/" + devB.ID.String() + "/posture-history", true, "", func(w who) int { return pick(isOrg(w), 200, 404) }, "SN-B", nil},
+		{"GET", "/api/v1/usb-events", true, "", func(w who) int { return 200 }, "", nil},
+		{"GET", "/api/v1/compliance", true, "", func(w who) int { return 200 }, "", nil},
+		{"GET", "/api/v1/schools/school-a/policy", true, "", func(w who) int { return 200 }, "", nil},
+		{"GET", "/api/v1/schools/school-b/policy", true, "", func(w who) int { return pick(isOrg(w), 200, 404) }, "", nil},
+		{"PUT", "/api/v1/schools/school-a/policy", true, `{"max_idle_lock_minutes": 10}`, func(w who) int { return pick(policyEdit[w.role], 200, 403) }, "", nil},
+		{"PUT", "/api/v1/schools/school-b/policy", true, `{"max_idle_lock_minutes": 10}`, func(w who) int { return pick(isOrg(w), 200, 404) }, "", nil},
+		{"GET", "/api/v1/audit", true, "", func(w who) int { return pick(audits[w.role], 200, 403) }, "", nil},
 	}
 	for i, p := range people {
 		email := fmt.Sprintf("%s-%d@school.example", p.role, i)
@@ -400,17 +418,41 @@ func TestRoleMatrix(t *testing.T) {
 					resp.Body.Close()
 					code, body = resp.StatusCode, string(raw)
 				} else if rt.method == "POST" {
-					code, _, body = b.post(rt.path, nil)
+					form := url.Values{}
+					for k, v := range rt.form {
+						form[k] = v
+					}
+					if e := form.Get("email"); e != "" {
+						form.Set("email", string(p.role)+"-"+e) // one invitation each
+					}
+					code, _, body = b.post(rt.path, form)
 				} else {
 					code, _, body = b.do(rt.method, rt.path, nil)
 				}
 				if want := rt.want(p); code != want {
+					if code == 500 {
+						t.Log(h.logs.String()[max(0, len(h.logs.String())-1500):])
+					}
 					t.Errorf("%s %s as %s = %d, want %d:\n%.300s", rt.method, rt.path, p.role, code, want, body)
 				}
 				if code >= 400 && rt.secretText != "" && strings.Contains(body, rt.secretText) {
 					t.Errorf("refused answer leaks %q", rt.secretText)
 				}
 			})
+		}
+		// The audit log of school A shows nothing of school B.
+		if audits[p.role] && !isOrg(p) {
+			req, _ := http.NewRequest("GET", b.base+"/api/v1/audit?limit=1000", nil)
+			req.Header.Set("Authorization", "Bearer "+apiToken)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || strings.Contains(string(raw), "staffb@") || strings.Contains(string(raw), "school-b") || !strings.Contains(string(raw), "school/school-a") {
+				t.Errorf("%s: audit log of school A = %d, shows school B's entries or lacks its own:\n%.600s", p.role, resp.StatusCode, raw)
+			}
 		}
 		// Lists hold only what the person may see.
 		var devices deviceList
@@ -435,4 +477,123 @@ func deviceBySerial(t *testing.T, h *harness, serial string) *inventory.Device {
 		t.Fatalf("device %s: %v (%d found)", serial, err, len(all))
 	}
 	return all[0]
+}
+
+var (
+	newTokenText  = regexp.MustCompile(`data-testid="new-token">([^<]+)<`)
+	inviteURLText = regexp.MustCompile(`data-testid="invite-url">([^<]+)<`)
+)
+
+// TestPageFlows walks the technician's pages on both stores: enrol a
+// laptop with a token made on the enrolment page, preview and save a
+// policy, invite a member of staff who then signs in, disable them, export
+// the device list and read it all back in the audit log.
+func TestPageFlows(t *testing.T) {
+	backends(t, func(t *testing.T, h *harness) {
+		pw := person(t, h, "flow@school.example", inventory.RoleTechnician, "")
+		b := newBrowser(t, h)
+		b.signIn("flow@school.example", pw)
+
+		// Enrolment: a token made on the page enrols a real agent.
+		b.do("GET", "/enrolment", nil)
+		code, _, page := b.post("/enrolment", url.Values{"school": {inventory.DefaultSchoolSlug}, "uses": {"2"}, "ttl": {"24h"}})
+		m := newTokenText.FindStringSubmatch(page)
+		if code != http.StatusOK || m == nil || !strings.Contains(page, "rollcall-agent enroll --token") {
+			t.Fatalf("make token = %d:\n%.500s", code, page)
+		}
+		enroll(t, m[1], "SN-FLOW")
+		dev := deviceBySerial(t, h, "SN-FLOW")
+		if code, _, page := b.post("/enrolment", url.Values{"school": {inventory.DefaultSchoolSlug}, "uses": {"0"}, "ttl": {"24h"}}); code != http.StatusBadRequest || !strings.Contains(page, "from 1 to 100000") {
+			t.Errorf("token for 0 laptops = %d", code)
+		}
+
+		// Policy: the preview counts, the save re-judges.
+		_, _, page = b.do("GET", "/policy?preview=1&max_signature_age_days=3&max_idle_lock_minutes=10&max_days_unseen=7", nil)
+		if !strings.Contains(page, `data-testid="preview"`) || !strings.Contains(page, "of 1 laptops would change status") {
+			t.Errorf("policy preview:\n%.800s", page)
+		}
+		if code, _, page := b.do("GET", "/policy?preview=1&max_signature_age_days=900&max_idle_lock_minutes=10&max_days_unseen=7", nil); code != http.StatusBadRequest || !strings.Contains(page, "max_signature_age_days") {
+			t.Errorf("preview of a bad policy = %d", code)
+		}
+		// Turning every rule off but "seen recently" makes the laptop compliant.
+		code, loc, _ := b.post("/policy/"+inventory.DefaultSchoolSlug, url.Values{"max_signature_age_days": {"3"}, "max_idle_lock_minutes": {"10"}, "max_days_unseen": {"7"}})
+		if code != http.StatusSeeOther || !strings.Contains(loc, "done=saved") {
+			t.Fatalf("save policy = %d to %q", code, loc)
+		}
+		if d, err := h.app.Store.FindDeviceByID(context.Background(), dev.ID); err != nil || d.Verdict.Status != inventory.StatusCompliant {
+			t.Errorf("after the policy change the verdict is %+v (%v), want compliant", d.Verdict, err)
+		}
+
+		// People: invite, accept, sign in, disable.
+		b.do("GET", "/people", nil)
+		code, _, page = b.post("/people/invite", url.Values{"name": {"Nia New"}, "email": {"nia@school.example"}, "role": {"staff"}, "school": {inventory.DefaultSchoolSlug}})
+		m = inviteURLText.FindStringSubmatch(page)
+		if code != http.StatusOK || m == nil {
+			t.Fatalf("invite = %d:\n%.500s", code, page)
+		}
+		link, err := url.Parse(m[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		nia := newBrowser(t, h)
+		if code, _, page := nia.do("GET", link.Path, nil); code != http.StatusOK || !strings.Contains(page, "Welcome to Rollcall, Nia New") {
+			t.Fatalf("open invitation = %d", code)
+		}
+		if code, _, page := nia.do("POST", link.Path, url.Values{"password": {"short"}, "confirm": {"short"}}); code != http.StatusBadRequest || !strings.Contains(page, "at least 12") {
+			t.Errorf("short password = %d", code)
+		}
+		if code, loc, _ := nia.do("POST", link.Path, url.Values{"password": {"correct horse battery"}, "confirm": {"correct horse battery"}}); code != http.StatusSeeOther || !strings.Contains(loc, "/signin") {
+			t.Fatalf("accept = %d to %q", code, loc)
+		}
+		if code, _, page := nia.do("GET", link.Path, nil); code != http.StatusConflict || !strings.Contains(page, "was used") {
+			t.Errorf("invitation used twice = %d", code)
+		}
+		nia.signIn("nia@school.example", "correct horse battery")
+		niaUser, err := h.app.Store.FindUserByEmail(context.Background(), "nia@school.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code, loc, _ := b.post("/people/"+niaUser.ID.String()+"/disable", nil); code != http.StatusSeeOther || !strings.Contains(loc, "disabled") {
+			t.Errorf("disable = %d to %q", code, loc)
+		}
+		if code, _, _ := nia.do("GET", "/", nil); code != http.StatusSeeOther {
+			t.Errorf("disabled person's session still works: %d", code)
+		}
+
+		// Devices: a bad filter says what is wrong; the CSV has the laptop.
+		if code, _, page := b.do("GET", "/devices?status=broken", nil); code != http.StatusBadRequest || !strings.Contains(page, "is not compliant, noncompliant or unknown") {
+			t.Errorf("bad status filter = %d", code)
+		}
+		code, _, csvText := b.do("GET", "/devices.csv?q=sn-flow", nil)
+		if code != http.StatusOK || !strings.Contains(csvText, "SN-FLOW") || !strings.HasPrefix(csvText, "School,Hostname") {
+			t.Errorf("CSV export = %d:\n%s", code, csvText)
+		}
+
+		// The audit log has it all, filtered by action.
+		_, _, page = b.do("GET", "/audit?action=user.", nil)
+		for _, want := range []string{"user.invite", "user.invite_accept", "user.disable"} {
+			if !strings.Contains(page, want) {
+				t.Errorf("audit page for user.* lacks %s", want)
+			}
+		}
+		if strings.Contains(page, "policy.change") {
+			t.Error("audit page filtered to user.* shows policy.change")
+		}
+		for _, action := range []string{"enroll_token.create", "policy.change", "device.export"} {
+			got, err := h.app.Store.FindAudit(context.Background(), inventory.AuditFilter{Action: action})
+			if err != nil || len(got) == 0 {
+				t.Errorf("no %s audit entry (%v)", action, err)
+			}
+		}
+		if code, _, page := b.do("GET", "/audit?since=yesterday", nil); code != http.StatusBadRequest || !strings.Contains(page, "is not a date") {
+			t.Errorf("bad audit date = %d", code)
+		}
+		all, err := h.app.Store.FindAudit(context.Background(), inventory.AuditFilter{Limit: inventory.MaxPageSize})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := inventory.VerifyAudit(context.Background(), h.app.Store); err != nil || n != int64(len(all)) || n < 9 {
+			t.Errorf("VerifyAudit = %d, %v; the log has %d entries", n, err, len(all))
+		}
+	})
 }

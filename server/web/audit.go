@@ -17,16 +17,37 @@ func (s *server) audit(r *http.Request, e inventory.AuditEntry) {
 	s.auditAs(r, viewerOf(r.Context()).user, e)
 }
 
-// auditAs appends e as done by u (nil: e.Actor names who).
+// auditAs appends e as done by u (nil: e.Actor names who). An entry
+// that names no school is filed under the person's school when they hold
+// roles in just one, so that school's auditors see it; otherwise only
+// organisation admins do.
 func (s *server) auditAs(r *http.Request, u *inventory.User, e inventory.AuditEntry) {
 	if u != nil {
 		e.ActorID, e.Actor = u.ID, u.Email
+		if e.SchoolID == uuid.Nil {
+			e.SchoolID = s.onlySchool(r, u)
+		}
 	}
 	e.Addr = remoteAddr(r)
 	e.At = s.now()
 	if err := s.store.AppendAudit(r.Context(), &e); err != nil {
 		s.logger.ErrorContext(r.Context(), "write audit entry", "action", e.Action, "err", err)
 	}
+}
+
+// onlySchool returns the one school where u holds roles, or uuid.Nil.
+func (s *server) onlySchool(r *http.Request, u *inventory.User) uuid.UUID {
+	grants, err := s.store.FindRoleGrants(r.Context(), u.ID)
+	if err != nil || len(grants) == 0 {
+		return uuid.Nil
+	}
+	id := grants[0].SchoolID
+	for _, g := range grants {
+		if g.SchoolID != id || g.Role == inventory.RoleOrgAdmin {
+			return uuid.Nil
+		}
+	}
+	return id
 }
 
 // auditJSON is an audit entry as the REST API shows it.

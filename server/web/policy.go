@@ -17,7 +17,7 @@ var policyEditors = []inventory.Role{inventory.RoleTechnician, inventory.RoleHea
 // does not exist or the viewer cannot see it.
 func visibleSchool(w http.ResponseWriter, r *http.Request, logger *slog.Logger, store inventory.SchoolStore) (*inventory.School, bool) {
 	s, err := store.FindSchoolBySlug(r.Context(), r.PathValue("slug"))
-	if err == nil && !viewerOf(r.Context()).canSeeFleet(s.ID) {
+	if err == nil && !viewerOf(r.Context()).canSee(s.ID) {
 		err = inventory.Errorf(inventory.ENOTFOUND, "school %q not found", r.PathValue("slug"))
 	}
 	if err != nil {

@@ -78,6 +78,9 @@ func nav(v viewer, current string) []navItem {
 	add("/", "Overview", fleet)
 	add("/", "Home", !fleet)
 	add("/devices", "Devices", fleet)
+	add("/enrolment", "Enrol laptops", v.mayAnywhere(deviceManagers...))
+	add("/policy", "Policy", fleet)
+	add("/people", "People", v.mayAnywhere(peopleManagers...))
 	add("/audit", "Audit log", v.mayAnywhere(auditReaders...))
 	return items
 }
