@@ -53,6 +53,11 @@ vet:
 unit:
 	$(GO) test -race -count=1 ./...
 
+## bench: the dashboard's pages at 100,000 devices on PostgreSQL; the
+## figures go into docs/performance.md.
+bench: deps
+	ROLLCALL_BENCH_DEVICES=$${ROLLCALL_BENCH_DEVICES:-100000} $(GO) test -run '^$$' -bench . -benchtime 50x -timeout 60m ./server/app
+
 ## screenshots: refresh the README's pictures from the browser test.
 screenshots: deps
 	ROLLCALL_SCREENSHOTS=1 $(GO) test -count=1 -run TestDashboardInBrowser ./server/app

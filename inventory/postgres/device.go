@@ -370,67 +370,89 @@ func whereClause(where []string) string {
 	return " WHERE " + strings.Join(where, " AND ")
 }
 
-// findDevices reads a page in two parts: the devices that have a key in
-// the order, from the cursor on, and then, while the page has room, those
-// without one, by ID. Each part is one range scan of an order's index.
+// findDevices reads a page from up to three ranges of the order, each
+// one range scan of an order's index, until the page is full: the devices
+// that share the cursor's key and come after it by ID, then those with
+// keys after the cursor's, then those without a key, by ID.
 func findDevices(ctx context.Context, tx pgx.Tx, q *deviceQuery) ([]*inventory.Device, error) {
-	var (
-		o     = q.order
-		f     = q.f
-		limit = f.PageLimit()
-		all   = []*inventory.Device{}
-	)
-	if !q.inTail {
-		var a sqlArgs
-		where := q.filter(&a)
-		orderBy := "id"
-		switch {
-		case o.col == "":
-			if f.After != uuid.Nil {
-				where = append(where, "id > "+a.add(f.After))
-			}
-		default:
-			if o.keyed != "" {
-				where = append(where, o.keyed)
-			}
-			// A bound the filter implies on the key, so that the scan
-			// stops where the matching devices do.
-			if o.col == "last_seen_at" && !f.SeenBefore.IsZero() {
-				where = append(where, "last_seen_at < "+a.add(encodeTime(f.SeenBefore)))
-			}
-			if q.after != nil {
-				first, next := ">=", ">"
-				if o.desc {
-					first, next = "<=", "<"
-				}
-				k := a.add(q.after)
-				where = append(where, o.col+" "+first+" "+k, "("+o.col+" "+next+" "+k+" OR id > "+a.add(f.After)+")")
-			}
-			orderBy = o.col + " ASC, id"
-			if o.desc {
-				orderBy = o.col + " DESC, id"
-			}
+	limit := q.f.PageLimit()
+	all := []*inventory.Device{}
+	for _, r := range q.ranges() {
+		if len(all) >= limit {
+			break
 		}
-		page, err := queryDevices(ctx, tx, whereClause(where)+" ORDER BY "+orderBy+" LIMIT "+a.add(limit), a)
+		var a sqlArgs
+		where := append(q.filter(&a), r.where(&a)...)
+		page, err := queryDevices(ctx, tx, whereClause(where)+" ORDER BY "+r.orderBy+" LIMIT "+a.add(limit-len(all)), a)
 		if err != nil {
 			return nil, err
 		}
 		all = append(all, page...)
 	}
+	return all, nil
+}
+
+// keyRange is one range of an order that a page reads.
+type keyRange struct {
+	// where returns the range's conditions, adding their arguments to a.
+	where   func(a *sqlArgs) []string
+	orderBy string
+}
+
+// ranges returns the ranges of q's order after its cursor, in order.
+func (q *deviceQuery) ranges() []keyRange {
+	o, f := q.order, q.f
+	if o.col == "" {
+		return []keyRange{{orderBy: "id", where: func(a *sqlArgs) []string {
+			if f.After == uuid.Nil {
+				return nil
+			}
+			return []string{"id > " + a.add(f.After)}
+		}}}
+	}
+	var out []keyRange
+	after, byKey := ">", o.col+" ASC, id"
+	if o.desc {
+		after, byKey = "<", o.col+" DESC, id"
+	}
+	// A bound that the filter implies on the key, so that the scan stops
+	// where the matching devices do.
+	bounds := func(a *sqlArgs, w []string) []string {
+		if o.col == "last_seen_at" && !f.SeenBefore.IsZero() {
+			w = append(w, "last_seen_at < "+a.add(encodeTime(f.SeenBefore)))
+		}
+		return w
+	}
+	switch {
+	case q.inTail:
+	case q.after != nil:
+		out = append(out,
+			keyRange{orderBy: "id", where: func(a *sqlArgs) []string {
+				return []string{o.col + " = " + a.add(q.after), "id > " + a.add(f.After)}
+			}},
+			keyRange{orderBy: byKey, where: func(a *sqlArgs) []string {
+				return bounds(a, []string{o.col + " " + after + " " + a.add(q.after)})
+			}})
+	default:
+		out = append(out, keyRange{orderBy: byKey, where: func(a *sqlArgs) []string {
+			var w []string
+			if o.keyed != "" {
+				w = append(w, o.keyed)
+			}
+			return bounds(a, w)
+		}})
+	}
 	// A device never seen is not seen since anything.
-	if o.keyless == "" || len(all) >= limit || (o.col == "last_seen_at" && !f.SeenSince.IsZero()) {
-		return all, nil
+	if o.keyless == "" || (o.col == "last_seen_at" && !f.SeenSince.IsZero()) {
+		return out
 	}
-	var a sqlArgs
-	where := append(q.filter(&a), o.keyless)
-	if q.inTail {
-		where = append(where, "id > "+a.add(f.After))
-	}
-	page, err := queryDevices(ctx, tx, whereClause(where)+" ORDER BY id LIMIT "+a.add(limit-len(all)), a)
-	if err != nil {
-		return nil, err
-	}
-	return append(all, page...), nil
+	return append(out, keyRange{orderBy: "id", where: func(a *sqlArgs) []string {
+		w := []string{o.keyless}
+		if q.inTail {
+			w = append(w, "id > "+a.add(f.After))
+		}
+		return w
+	}})
 }
 
 // queryDevices reads the devices that rest selects: the query after FROM.

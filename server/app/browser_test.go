@@ -12,9 +12,15 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/google/uuid"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/rollcall/rollcall/agent/client"
+	"github.com/rollcall/rollcall/agent/collect"
 
 	"github.com/rollcall/rollcall/inventory"
+	"github.com/rollcall/rollcall/server/admin"
 	agentv1 "github.com/rollcall/rollcall/proto/agent/v1"
 	"github.com/rollcall/rollcall/server/secret"
 )
@@ -104,14 +110,28 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 // the agent refused.
 func TestDashboardInBrowser(t *testing.T) {
 	h := start(t, "")
-	pw := person(t, h, "browser@school.example", inventory.RoleTechnician, "")
+	_, pw, err := admin.AddUser(context.Background(), h.app.Store, "browser@school.example", "Tess Tech", "technician", "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	id := enroll(t, h.token(t, 2, time.Hour), "SN-BROWSER")
-	enroll(t, h.token(t, 1, time.Hour), "SN-OTHER")
+	other := enroll(t, h.token(t, 1, time.Hour), "SN-OTHER")
+	// Real reports: this laptop has BitLocker suspended, the other is compliant;
+	// a memory stick was plugged into this one.
+	checkInPosture(t, id, "SN-BROWSER", false)
+	checkInPosture(t, other, "SN-OTHER", true)
+	_, err = agentClient(t, id).SendEvents(context.Background(), &agentv1.SendEventsRequest{Events: []*agentv1.Event{{
+		Id: uuid.NewString(), Type: inventory.EventUSBInserted, OccurredAt: timestamppb.Now(),
+		Usb: &agentv1.UsbEvent{User: "tess", Device: &agentv1.UsbDevice{VendorId: "0781", ProductId: "5567", Vendor: "SanDisk", Product: "Cruzer Blade", Serial: "4C53000123", Class: "mass storage", MassStorage: true}},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	h.app.SweepOnce(context.Background(), time.Now()) // today's figures for the chart
 	base := "http://" + h.app.HTTPAddr.String()
 	ctx := newChrome(t)
 
-	err := chromedp.Do(ctx,
+	err = chromedp.Do(ctx,
 		chromedp.Navigate(base+"/devices"),
 		chromedp.WaitVisible(`input[name=email]`),
 		chromedp.SendKeys(`input[name=email]`, "browser@school.example"),
@@ -144,8 +164,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	if h1 := text(t, ctx, "h1"); h1 != "Fleet overview" {
 		t.Errorf("after sign-in the page is %q", h1)
 	}
-	if total := text(t, ctx, `[data-testid=count-devices]`); total != "2" {
-		t.Errorf("overview counts %q devices, want 2", total)
+	if total, bad := text(t, ctx, `[data-testid=count-devices]`), text(t, ctx, `[data-testid=count-noncompliant]`); total != "2" || bad != "1" {
+		t.Errorf("overview counts %q devices, %q not compliant; want 2 and 1", total, bad)
 	}
 	screenshot(t, ctx, "overview.png")
 
@@ -170,8 +190,11 @@ func TestDashboardInBrowser(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Click(`tbody a`), chromedp.WaitVisible(`[data-testid=device-status]`)); err != nil {
 		t.Fatalf("open device: %v", err)
 	}
-	if h1, st := text(t, ctx, "h1"), text(t, ctx, `[data-testid=device-status]`); h1 != "LAPTOP-SN-BROWSER" || st == "" {
+	if h1, st := text(t, ctx, "h1"), text(t, ctx, `[data-testid=device-status]`); h1 != "LAPTOP-SN-BROWSER" || st != "Not compliant" {
 		t.Errorf("device page: heading %q, status %q", h1, st)
+	}
+	if usb := text(t, ctx, `[data-testid=usb]`); !strings.Contains(usb, "Cruzer Blade") {
+		t.Errorf("device page USB timeline: %q", usb)
 	}
 	screenshot(t, ctx, "device.png")
 
@@ -182,12 +205,32 @@ func TestDashboardInBrowser(t *testing.T) {
 	if flash := text(t, ctx, `p.flash`); !strings.Contains(flash, "revoked") {
 		t.Errorf("after revoking the page says %q", flash)
 	}
-	_, hash := report("SN-BROWSER", "LAPTOP-SN-BROWSER")
-	_, err = agentClient(t, id).CheckIn(context.Background(), &agentv1.CheckInRequest{ReportHash: hash})
+	_, err = agentClient(t, id).CheckIn(context.Background(), &agentv1.CheckInRequest{ReportHash: strings.Repeat("0", 64)})
 	wantStatus(t, err, codes.Unauthenticated, "revoked")
 
 	entries, err := h.app.Store.FindAudit(context.Background(), inventory.AuditFilter{Action: "enrollment.revoke"})
 	if err != nil || len(entries) != 1 || entries[0].Actor != "browser@school.example" {
 		t.Errorf("audit of the revocation: %v, %+v", err, entries)
+	}
+}
+
+// checkInPosture sends a full report with the posture of a Windows laptop
+// whose BitLocker is on, or suspended.
+func checkInPosture(t *testing.T, id *client.Identity, serial string, encrypted bool) {
+	t.Helper()
+	rep, _ := report(serial, "LAPTOP-"+serial)
+	rep.Hardware.CpuModel, rep.Hardware.LoggedInUser, rep.Hardware.AgentVersion = "Intel Core i5-1335U", "SCHOOL\\tess", "v0.4.0"
+	vol := &agentv1.Volume{Name: "C:", MountPoint: "C:", OsVolume: true, State: inventory.VolumeEncrypted, Protection: "on", EncryptionPercent: 100, Method: "XTS-AES 128"}
+	if !encrypted {
+		vol.State, vol.Protection = inventory.VolumeSuspended, "off"
+	}
+	rep.Posture = &agentv1.Posture{
+		Antivirus:  &agentv1.Antivirus{Products: []*agentv1.AntivirusProduct{{Name: "Microsoft Defender Antivirus", Source: "defender", Enabled: true, UpToDate: true, SignatureUpdated: timestamppb.New(time.Now().Add(-6 * time.Hour))}}},
+		Encryption: &agentv1.Encryption{Volumes: []*agentv1.Volume{vol}},
+		ScreenLock: &agentv1.ScreenLock{IdleLockSeconds: 300, PasswordOnWake: true, User: "tess"},
+		Usb:        &agentv1.Usb{},
+	}
+	if _, err := agentClient(t, id).CheckIn(context.Background(), &agentv1.CheckInRequest{ReportHash: collect.Hash(rep), Report: rep}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -120,6 +120,9 @@ Rollcall demo is running. Press Ctrl-C to stop the server and the agent.
   Password:    %s
   API token:   %s
 
+  The first sign-in asks you to set up two-step sign-in: scan the QR code
+  with an authenticator app on your phone (or type the key it shows).
+
   Try:  curl -s -H 'Authorization: Bearer %s' %sapi/v1/devices
 
 `, url, demoEmail, password, apiToken, apiToken, url)
