@@ -20,8 +20,8 @@ import (
 	"github.com/rollcall/rollcall/agent/collect"
 
 	"github.com/rollcall/rollcall/inventory"
-	"github.com/rollcall/rollcall/server/admin"
 	agentv1 "github.com/rollcall/rollcall/proto/agent/v1"
+	"github.com/rollcall/rollcall/server/admin"
 	"github.com/rollcall/rollcall/server/secret"
 )
 
