@@ -160,3 +160,39 @@ func CreateEnrollToken(ctx context.Context, s inventory.Store, ca *pki.CA, r Enr
 		Secret:       sec,
 	})
 }
+
+// ResetSignIn gives the person with email a new random password, removes
+// their two-step sign-in and recovery codes (they set it up again at their
+// next sign-in) and ends their sessions. It returns the password, which is
+// shown once and stored only as a hash.
+func ResetSignIn(ctx context.Context, s interface {
+	inventory.UserStore
+	inventory.SessionStore
+}, email string) (*inventory.User, string, error) {
+	email, err := inventory.NormalizeEmail(email)
+	if err != nil {
+		return nil, "", err
+	}
+	u, err := s.FindUserByEmail(ctx, email)
+	if inventory.ErrorCode(err) == inventory.ENOTFOUND {
+		return nil, "", inventory.Errorf(inventory.ENOTFOUND, "no user %s", email)
+	} else if err != nil {
+		return nil, "", err
+	}
+	password := secret.NewPassword()
+	hash, err := secret.HashPassword(password)
+	if err != nil {
+		return nil, "", err
+	}
+	for _, step := range []func() error{
+		func() error { return s.SetPassword(ctx, u.ID, hash) },
+		func() error { return s.SetTOTP(ctx, u.ID, nil, time.Time{}) },
+		func() error { return s.ReplaceRecoveryCodes(ctx, u.ID, nil) },
+		func() error { _, err := s.DeleteUserSessions(ctx, u.ID); return err },
+	} {
+		if err := step(); err != nil {
+			return nil, "", err
+		}
+	}
+	return u, password, nil
+}

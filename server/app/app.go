@@ -121,7 +121,8 @@ func (a *App) start(ctx context.Context, o Options, cfg Config) error {
 	advertise := a.Advertise
 	a.http = &http.Server{
 		Handler: web.NewServer(a.logger, a.Store, reg, web.Options{
-			Vault: v,
+			Vault:      v,
+			TrustProxy: cfg.TrustProxy,
 			Enroll: func(ctx context.Context, school string, uses int, ttl time.Duration) (string, error) {
 				return admin.CreateEnrollToken(ctx, a.Store, ca, admin.EnrollTokenRequest{School: school, Uses: uses, TTL: ttl, Advertise: advertise, Now: time.Now()})
 			},

@@ -19,6 +19,9 @@ type Config struct {
 	AgentAddr string `json:"agent_addr,omitempty"` // agent listener address
 	HTTPAddr  string `json:"http_addr,omitempty"`  // web listener address
 	Advertise string `json:"advertise,omitempty"`  // host:port agents dial, written into enrolment tokens
+	// TrustProxy: the web side is behind a reverse proxy, so the client's
+	// address is the last hop of X-Forwarded-For.
+	TrustProxy bool `json:"trust_proxy,omitempty"`
 }
 
 // Default addresses.
@@ -73,6 +76,9 @@ func (c Config) Merge(flags Config) Config {
 	}
 	if flags.Advertise != "" {
 		c.Advertise = flags.Advertise
+	}
+	if flags.TrustProxy {
+		c.TrustProxy = true
 	}
 	return c
 }

@@ -185,6 +185,13 @@ func TestSignIn(t *testing.T) {
 			if code, _, _ := b.post("/signin/totp", url.Values{"code": {b.code(time.Now().Add(30 * time.Second))}}); code != http.StatusSeeOther {
 				t.Errorf("right code = %d", code)
 			}
+			// Opening the set-up page again never replaces the confirmed secret.
+			if code, loc, _ := b.do("GET", "/account/totp", nil); code != http.StatusSeeOther || loc != "/" {
+				t.Errorf("GET /account/totp when set up = %d to %q, want 303 to /", code, loc)
+			}
+			if u, err := h.app.Store.FindUserByEmail(context.Background(), "it@school.example"); err != nil || u.TOTPConfirmedAt.IsZero() {
+				t.Errorf("TOTP after revisiting the set-up page: %v, confirmed %v", err, u.TOTPConfirmedAt)
+			}
 		})
 
 		t.Run("WrongPasswordThenLockout", func(t *testing.T) {
@@ -480,8 +487,9 @@ func deviceBySerial(t *testing.T, h *harness, serial string) *inventory.Device {
 }
 
 var (
-	newTokenText  = regexp.MustCompile(`data-testid="new-token">([^<]+)<`)
-	inviteURLText = regexp.MustCompile(`data-testid="invite-url">([^<]+)<`)
+	resetPasswordText = regexp.MustCompile(`data-testid="reset-password">([^<]+)<`)
+	newTokenText      = regexp.MustCompile(`data-testid="new-token">([^<]+)<`)
+	inviteURLText     = regexp.MustCompile(`data-testid="invite-url">([^<]+)<`)
 )
 
 // TestPageFlows walks the technician's pages on both stores: enrol a
@@ -553,6 +561,23 @@ func TestPageFlows(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Reset: a new password, shown once; the old one and the session stop working.
+		code, _, page = b.post("/people/"+niaUser.ID.String()+"/reset", nil)
+		m = resetPasswordText.FindStringSubmatch(page)
+		if code != http.StatusOK || m == nil {
+			t.Fatalf("reset sign-in = %d:\n%.500s", code, page)
+		}
+		if code, _, _ := nia.do("GET", "/", nil); code != http.StatusSeeOther {
+			t.Errorf("session after reset = %d, want 303 to sign-in", code)
+		}
+		if code, _, _ := nia.do("POST", "/signin", url.Values{"email": {"nia@school.example"}, "password": {"correct horse battery"}}); code != http.StatusUnauthorized {
+			t.Errorf("old password after reset = %d", code)
+		}
+		nia.signIn("nia@school.example", m[1])
+		// Her only role cannot be removed: that would hide her from this page.
+		if code, _, page := b.post("/people/"+niaUser.ID.String()+"/roles/revoke", url.Values{"role": {"staff"}, "school": {inventory.DefaultSchoolSlug}}); code != http.StatusBadRequest || !strings.Contains(page, "only role") {
+			t.Errorf("removing the last role = %d", code)
+		}
 		if code, loc, _ := b.post("/people/"+niaUser.ID.String()+"/disable", nil); code != http.StatusSeeOther || !strings.Contains(loc, "disabled") {
 			t.Errorf("disable = %d to %q", code, loc)
 		}
@@ -596,4 +621,64 @@ func TestPageFlows(t *testing.T) {
 			t.Errorf("VerifyAudit = %d, %v; the log has %d entries", n, err, len(all))
 		}
 	})
+}
+
+// TestManagingAcrossSchools: a headteacher of one school may change a
+// technician's role there, but not the account of someone who also works
+// for a school the headteacher does not manage.
+func TestManagingAcrossSchools(t *testing.T) {
+	h := start(t, "")
+	ctx := context.Background()
+	for _, slug := range []string{"school-a", "school-b"} {
+		if err := h.app.Store.CreateSchool(ctx, &inventory.School{Slug: slug, Name: "School " + slug}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	headPW := person(t, h, "head@a.example", inventory.RoleHeadteacher, "school-a")
+	person(t, h, "shared@it.example", inventory.RoleTechnician, "school-a")
+	shared, err := h.app.Store.FindUserByEmail(ctx, "shared@it.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, _ := h.app.Store.FindSchoolBySlug(ctx, "school-b")
+	if err := h.app.Store.GrantRole(ctx, inventory.RoleGrant{UserID: shared.ID, SchoolID: b2.ID, Role: inventory.RoleTechnician}); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, h)
+	b.signIn("head@a.example", headPW)
+	b.do("GET", "/people", nil)
+	for _, path := range []string{"/disable", "/reset"} {
+		if code, _, page := b.post("/people/"+shared.ID.String()+path, nil); code != http.StatusForbidden || !strings.Contains(page, "schools you do not manage") {
+			t.Errorf("POST %s of a two-school technician = %d", path, code)
+		}
+	}
+	if code, _, _ := b.post("/people/"+shared.ID.String()+"/roles/revoke", url.Values{"role": {"technician"}, "school": {"school-a"}}); code != http.StatusSeeOther {
+		t.Errorf("removing the school-a role = %d, want 303", code)
+	}
+	// Now they work only for school-b: not the headteacher's to manage.
+	if code, _, _ := b.post("/people/"+shared.ID.String()+"/roles", url.Values{"role": {"technician"}, "school": {"school-a"}}); code != http.StatusNotFound {
+		t.Errorf("granting a role to someone of school-b only = %d, want 404", code)
+	}
+	// A headteacher can give roles only in their school, and never org_admin.
+	person(t, h, "teacher@a.example", inventory.RoleStaff, "school-a")
+	teacher, err := h.app.Store.FindUserByEmail(ctx, "teacher@a.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		form url.Values
+		want int
+	}{
+		{url.Values{"role": {"technician"}, "school": {"school-b"}}, http.StatusBadRequest},
+		{url.Values{"role": {"org_admin"}}, http.StatusForbidden},
+		{url.Values{"role": {"computing_lead"}, "school": {"school-a"}}, http.StatusSeeOther},
+	} {
+		if code, _, _ := b.post("/people/"+teacher.ID.String()+"/roles", tc.form); code != tc.want {
+			t.Errorf("give %v = %d, want %d", tc.form, code, tc.want)
+		}
+	}
+	grants, err := h.app.Store.FindRoleGrants(ctx, shared.ID)
+	if err != nil || len(grants) != 1 || grants[0].SchoolID != b2.ID {
+		t.Errorf("grants after = %+v, %v; want only school-b's", grants, err)
+	}
 }

@@ -13,6 +13,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,6 +24,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -255,6 +258,7 @@ func (s *Server) Enroll(ctx context.Context, req *agentv1.EnrollRequest) (*agent
 		return nil, s.enrolRefused(ctx, err)
 	}
 	s.metrics.enrolments.WithLabelValues("ok").Inc()
+	s.auditEnrolment(ctx, dev, tokenID, pki.SerialHex(cert), now)
 	s.logger.InfoContext(ctx, "device enrolled", "device_id", dev.ID, "school_id", dev.SchoolID, "enrollment_id", enrollmentID, "hostname", dev.Hostname)
 	return &agentv1.EnrollResponse{
 		DeviceId:            dev.ID.String(),
@@ -263,6 +267,25 @@ func (s *Server) Enroll(ctx context.Context, req *agentv1.EnrollRequest) (*agent
 		CertificateNotAfter: timestamppb.New(cert.NotAfter),
 		CheckInInterval:     durationpb.New(s.interval),
 	}, nil
+}
+
+// auditEnrolment records a use of an enrolment token in the audit log.
+// The enrolment is stored already, so a failure is logged, not returned.
+func (s *Server) auditEnrolment(ctx context.Context, dev *inventory.Device, tokenID uuid.UUID, certSerial string, now time.Time) {
+	addr := ""
+	if p, ok := peer.FromContext(ctx); ok {
+		if host, _, err := net.SplitHostPort(p.Addr.String()); err == nil {
+			addr = host
+		}
+	}
+	detail := fmt.Sprintf("%.200s (serial %.200s) enrolled with token %s; certificate %s", dev.Hostname, dev.Serial, tokenID, certSerial)
+	err := s.store.AppendAudit(ctx, &inventory.AuditEntry{
+		At: now, Actor: "agent", SchoolID: dev.SchoolID, Action: "device.enroll", Record: "device/" + dev.ID.String(), Addr: addr,
+		Detail: strings.ToValidUTF8(detail, ""),
+	})
+	if err != nil {
+		s.logger.ErrorContext(ctx, "write audit entry", "action", "device.enroll", "err", err)
+	}
 }
 
 // judge returns the verdict on report r under the policy of its school,

@@ -58,8 +58,18 @@ func (v viewer) signedIn() bool {
 	return !v.needsTOTP() || !v.session.SecondFactorAt.IsZero()
 }
 
-// remoteAddr returns the host part of the request's remote address.
-func remoteAddr(r *http.Request) string {
+// remoteAddr returns the address the request came from: the host part of
+// the connection's remote address, or, behind a trusted reverse proxy,
+// the address the proxy appended to X-Forwarded-For.
+func (s *server) remoteAddr(r *http.Request) string {
+	if s.trustProxy {
+		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+			hops := strings.Split(xff[len(xff)-1], ",")
+			if ip := net.ParseIP(strings.TrimSpace(hops[len(hops)-1])); ip != nil {
+				return ip.String()
+			}
+		}
+	}
 	if h, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		return h
 	}
@@ -232,7 +242,7 @@ func (s *server) handleSignIn() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		page := signinPage{Email: strings.TrimSpace(r.PostFormValue("email")), Next: safeNext(r.PostFormValue("next"))}
-		addrKey := "addr:" + remoteAddr(r)
+		addrKey := "addr:" + s.remoteAddr(r)
 		email, emailErr := inventory.NormalizeEmail(page.Email)
 		for _, k := range []struct {
 			key   string
@@ -278,7 +288,11 @@ func (s *server) handleSignIn() http.Handler {
 					return
 				}
 			}
-			s.audit(r, inventory.AuditEntry{Actor: orUnknown(email), Action: "session.signin_failed", Detail: "wrong email or password"})
+			failed := inventory.AuditEntry{Actor: orUnknown(email), Action: "session.signin_failed", Detail: "wrong email or password"}
+			if u != nil {
+				failed.SchoolID = s.onlySchool(r, u) // so the person's school sees attempts on them
+			}
+			s.audit(r, failed)
 			page.Error = "That email address and password do not match an account. Check them and try again."
 			if u != nil && u.Disabled() {
 				page.Error = "This account has been disabled. Ask your technician if you need it back."
@@ -292,7 +306,7 @@ func (s *server) handleSignIn() http.Handler {
 		}
 		now := s.now()
 		token, hash := secret.NewToken("")
-		sess := &inventory.Session{Hash: hash, UserID: u.ID, LastSeenAt: now, ExpiresAt: now.Add(sessionTTL), Addr: remoteAddr(r), UserAgent: truncate(r.UserAgent(), 300)}
+		sess := &inventory.Session{Hash: hash, UserID: u.ID, LastSeenAt: now, ExpiresAt: now.Add(sessionTTL), Addr: s.remoteAddr(r), UserAgent: truncate(r.UserAgent(), 300)}
 		if err := s.store.CreateSession(ctx, sess); err != nil {
 			s.pageError(w, r, err)
 			return

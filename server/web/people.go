@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rollcall/rollcall/inventory"
+	"github.com/rollcall/rollcall/server/admin"
 	"github.com/rollcall/rollcall/server/secret"
 )
 
@@ -44,6 +45,7 @@ type peoplePage struct {
 	SchoolOf  map[uuid.UUID]string
 	Roles     []inventory.Role
 	InviteURL string // shown once, just after the invitation was made
+	Reset     *resetNotice
 	Error     string
 	Form      url.Values
 }
@@ -168,10 +170,14 @@ func baseURL(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
-// managedPerson finds the person in the path, who must hold a role in a
-// school the viewer manages people in (or the viewer is an organisation
-// admin), and must not be the viewer.
-func (s *server) managedPerson(r *http.Request) (*inventory.User, error) {
+// managedPerson finds the person in the path, who must not be the
+// viewer and must hold a role in a school the viewer manages people in
+// (an organisation admin manages everyone but other organisation admins'
+// grants are theirs alone). With whole, which a change to the whole
+// account needs (disable, reset), every school the person holds a role in
+// must be one the viewer manages: a headteacher cannot lock a technician
+// out of the other schools they serve.
+func (s *server) managedPerson(r *http.Request, whole bool) (*inventory.User, error) {
 	ctx := r.Context()
 	v := viewerOf(ctx)
 	notFound := inventory.Errorf(inventory.ENOTFOUND, "There is no person %s whom you manage.", r.PathValue("id"))
@@ -196,24 +202,31 @@ func (s *server) managedPerson(r *http.Request) (*inventory.User, error) {
 	if err != nil {
 		return nil, err
 	}
+	mine, others := 0, 0
 	for _, g := range grants {
-		if g.Role == inventory.RoleOrgAdmin {
+		switch {
+		case g.Role == inventory.RoleOrgAdmin:
 			return nil, inventory.Errorf(inventory.EFORBIDDEN, "Only an organisation admin can change another organisation admin.")
+		case containsID(managed, g.SchoolID):
+			mine++
+		default:
+			others++
 		}
 	}
-	for _, g := range grants {
-		if containsID(managed, g.SchoolID) {
-			return u, nil
-		}
+	switch {
+	case mine == 0:
+		return nil, notFound
+	case whole && others > 0:
+		return nil, inventory.Errorf(inventory.EFORBIDDEN, "%s also has roles in schools you do not manage, so only an organisation admin can change their whole account. You can remove their roles at your school.", u.Name)
 	}
-	return nil, notFound
+	return u, nil
 }
 
 // handleSetDisabled disables (or enables again) a person: a disabled
 // person cannot sign in, and their sessions and API tokens stop working.
 func (s *server) handleSetDisabled(disable bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, err := s.managedPerson(r)
+		u, err := s.managedPerson(r, true)
 		if err != nil {
 			s.pageError(w, r, err)
 			return
@@ -231,10 +244,37 @@ func (s *server) handleSetDisabled(disable bool) http.Handler {
 	})
 }
 
+// handleResetSignIn gives a person a new password, shown once to the
+// manager, and has them set up two-step sign-in again.
+func (s *server) handleResetSignIn() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, err := s.managedPerson(r, true)
+		if err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+		_, password, err := admin.ResetSignIn(r.Context(), s.store, u.Email)
+		if err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+		s.audit(r, inventory.AuditEntry{SchoolID: s.onlySchool(r, u), Action: "user.reset_signin", Record: "user/" + u.ID.String(), Detail: "new password; two-step sign-in to be set up again for " + u.Email})
+		page := peoplePage{Form: url.Values{}, Reset: &resetNotice{Name: u.Name, Email: u.Email, Password: password}}
+		if err := s.peoplePage(r, &page); err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+		s.render(w, r, http.StatusOK, "people.html", "People", page)
+	})
+}
+
+// resetNotice is the new password of a person just reset, shown once.
+type resetNotice struct{ Name, Email, Password string }
+
 // handleRole grants or revokes one role of a person.
 func (s *server) handleRole(grant bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, err := s.managedPerson(r)
+		u, err := s.managedPerson(r, false)
 		if err != nil {
 			s.pageError(w, r, err)
 			return
@@ -250,7 +290,7 @@ func (s *server) handleRole(grant bool) http.Handler {
 			action, done = "user.role_grant", "role-granted"
 			err = s.store.GrantRole(r.Context(), g)
 		} else {
-			err = s.store.RevokeRole(r.Context(), g)
+			err = s.revokeRole(r, u, g)
 		}
 		if err != nil {
 			s.pageError(w, r, err)
@@ -259,6 +299,19 @@ func (s *server) handleRole(grant bool) http.Handler {
 		s.audit(r, inventory.AuditEntry{SchoolID: g.SchoolID, Action: action, Record: "user/" + u.ID.String(), Detail: u.Email + ": " + string(g.Role)})
 		http.Redirect(w, r, "/people?done="+done, http.StatusSeeOther)
 	})
+}
+
+// revokeRole removes g, refusing to remove a person's last role: they
+// would drop off the people page while still able to sign in.
+func (s *server) revokeRole(r *http.Request, u *inventory.User, g inventory.RoleGrant) error {
+	grants, err := s.store.FindRoleGrants(r.Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	if len(grants) == 1 && grants[0] == g {
+		return inventory.Errorf(inventory.EINVALID, "That is %s's only role. To stop them signing in, disable their account instead.", u.Name)
+	}
+	return s.store.RevokeRole(r.Context(), g)
 }
 
 // invitePage is the data of the page an invited person opens.

@@ -170,13 +170,15 @@ func (s *server) totpSetup(w http.ResponseWriter, r *http.Request, status int, e
 	s.render(w, r, status, "totp_setup.html", "Set up two-step sign-in", totpSetupPage{Secret: groupsOf4(sec), QR: code, Required: v.needsTOTP(), Error: errText})
 }
 
-// handleTOTPSetupForm shows the QR code of a new secret. A person who has
-// TOTP already and is fully signed in may replace it.
+// handleTOTPSetupForm shows the QR code of a new secret to a person who
+// has none confirmed yet.
 func (s *server) handleTOTPSetupForm() http.Handler {
 	return s.requirePartialSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v := viewerOf(r.Context())
-		if !v.user.TOTPConfirmedAt.IsZero() && !v.signedIn() {
-			http.Redirect(w, r, "/signin/totp", http.StatusSeeOther)
+		if !v.user.TOTPConfirmedAt.IsZero() {
+			// Set up already: replacing it goes through a manager's reset,
+			// so a stray link can never switch it off.
+			http.Redirect(w, r, secondFactorPage(v), http.StatusSeeOther)
 			return
 		}
 		s.totpSetup(w, r, http.StatusOK, "")
@@ -189,11 +191,11 @@ func (s *server) handleTOTPSetup() http.Handler {
 	return s.requirePartialSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		v := viewerOf(ctx)
-		if !v.user.TOTPConfirmedAt.IsZero() && !v.signedIn() {
-			http.Redirect(w, r, "/signin/totp", http.StatusSeeOther)
+		if !v.user.TOTPConfirmedAt.IsZero() {
+			http.Redirect(w, r, secondFactorPage(v), http.StatusSeeOther)
 			return
 		}
-		if v.user.TOTPSealed == nil || !v.user.TOTPConfirmedAt.IsZero() {
+		if v.user.TOTPSealed == nil {
 			s.totpSetup(w, r, http.StatusBadRequest, "Scan this new code first, then type the code it gives.")
 			return
 		}
@@ -225,6 +227,15 @@ func (s *server) handleTOTPSetup() http.Handler {
 		s.audit(r, inventory.AuditEntry{Action: "user.totp_enabled", Record: "user/" + v.user.ID.String(), Detail: fmt.Sprintf("%d recovery codes issued", len(codes))})
 		s.render(w, r, http.StatusOK, "totp_setup.html", "Your recovery codes", totpSetupPage{Codes: codes, Next: "/"})
 	}))
+}
+
+// secondFactorPage is where a person with TOTP set up goes instead of the
+// set-up page: home when signed in, else the code page.
+func secondFactorPage(v viewer) string {
+	if v.signedIn() {
+		return "/"
+	}
+	return "/signin/totp"
 }
 
 // groupsOf4 writes a base32 secret in groups of four for typing.

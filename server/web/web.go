@@ -30,6 +30,10 @@ type Options struct {
 	Enroll EnrollTokenMaker
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// TrustProxy takes the client's address from the last hop of
+	// X-Forwarded-For, for a server behind a reverse proxy. Leave it off
+	// when clients reach the server directly: they could forge the header.
+	TrustProxy bool
 }
 
 // EnrollTokenMaker makes an enrolment token for a school: uses devices
@@ -44,6 +48,8 @@ type server struct {
 	vault  *vault.Vault
 	enroll EnrollTokenMaker
 	now    func() time.Time
+	// trustProxy: see Options.TrustProxy.
+	trustProxy bool
 }
 
 // NewServer returns the HTTP handler. gatherer serves /metrics.
@@ -51,7 +57,7 @@ func NewServer(logger *slog.Logger, store inventory.Store, gatherer prometheus.G
 	if logger == nil || store == nil || gatherer == nil || o.Vault == nil {
 		panic("web.NewServer: nil dependency")
 	}
-	s := &server{logger: logger.With("component", "web"), store: store, vault: o.Vault, enroll: o.Enroll, now: o.Now}
+	s := &server{logger: logger.With("component", "web"), store: store, vault: o.Vault, enroll: o.Enroll, now: o.Now, trustProxy: o.TrustProxy}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -103,6 +109,7 @@ func (s *server) addRoutes(mux *http.ServeMux, gatherer prometheus.Gatherer) {
 	mux.Handle("POST /people/invite", page(s.requirePage(peopleManagers, s.handleInvite())))
 	mux.Handle("POST /people/{id}/disable", page(s.requirePage(peopleManagers, s.handleSetDisabled(true))))
 	mux.Handle("POST /people/{id}/enable", page(s.requirePage(peopleManagers, s.handleSetDisabled(false))))
+	mux.Handle("POST /people/{id}/reset", page(s.requirePage(peopleManagers, s.handleResetSignIn())))
 	mux.Handle("POST /people/{id}/roles", page(s.requirePage(peopleManagers, s.handleRole(true))))
 	mux.Handle("POST /people/{id}/roles/revoke", page(s.requirePage(peopleManagers, s.handleRole(false))))
 	mux.Handle("GET /audit", page(s.requirePage(auditReaders, s.handleAuditPage())))

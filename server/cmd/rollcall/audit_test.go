@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -29,6 +30,7 @@ func TestAuditVerify(t *testing.T) {
 		{"Changed", `UPDATE audit_log SET detail = 'nothing to see' WHERE seq = 3`, 3, "was changed"},
 		{"ChangedActor", `UPDATE audit_log SET actor = 'someone else' WHERE seq = 2`, 2, "was changed"},
 		{"Removed", `DELETE FROM audit_log WHERE seq = 3`, 3, "removed"},
+		{"Truncated", `DELETE FROM audit_log WHERE seq = 4`, 4, "cut off"},
 		{"Reordered", `UPDATE audit_log SET seq = 1000 WHERE seq = 2; UPDATE audit_log SET seq = 2 WHERE seq = 3; UPDATE audit_log SET seq = 3 WHERE seq = 1000`, 2, ""},
 	}
 	for _, backend := range []string{"sqlite", "postgres"} {
@@ -55,8 +57,12 @@ func TestAuditVerify(t *testing.T) {
 				if err != nil || !strings.Contains(out, "intact: 4 entries") {
 					t.Fatalf("verify before tampering = %q, %v", out, err)
 				}
+				m := newestHash.FindStringSubmatch(out)
+				if m == nil {
+					t.Fatalf("verify names no newest hash: %q", out)
+				}
 				execSQL(t, backend, dir, dsn, tc.sql)
-				out, err = cli(t, env, "audit", "verify", "--data-dir", dir)
+				out, err = cli(t, env, "audit", "verify", "--data-dir", dir, "--known", m[1])
 				if err == nil {
 					t.Fatalf("verify after %s passed: %q", tc.name, out)
 				}
@@ -67,6 +73,8 @@ func TestAuditVerify(t *testing.T) {
 		}
 	}
 }
+
+var newestHash = regexp.MustCompile(`Newest entry: 4 at \S+, hash ([0-9a-f]{64})`)
 
 // execSQL runs statement directly against the backend's database.
 func execSQL(t *testing.T, backend, dir, dsn, statement string) {

@@ -79,6 +79,7 @@ func (e env) serve(ctx context.Context, args []string) error {
 	agentAddr := fs.String("agent-addr", "", "agent API listen address (default "+app.DefaultAgentAddr+")")
 	httpAddr := fs.String("http-addr", "", "web and REST listen address (default "+app.DefaultHTTPAddr+")")
 	advertise := fs.String("advertise", "", "host:port that agents dial, written into enrolment tokens (default: this host's name and the agent port)")
+	trustProxy := fs.Bool("trust-proxy", false, "the dashboard is behind a reverse proxy: take the client's address from X-Forwarded-For (remembered)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -87,7 +88,7 @@ func (e env) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	// Remember what the flags say; $ROLLCALL_DB overrides only this run.
-	saved := remembered.Merge(app.Config{DB: *db, AgentAddr: *agentAddr, HTTPAddr: *httpAddr, Advertise: *advertise})
+	saved := remembered.Merge(app.Config{DB: *db, AgentAddr: *agentAddr, HTTPAddr: *httpAddr, Advertise: *advertise, TrustProxy: *trustProxy})
 	if saved.AgentAddr == "" {
 		saved.AgentAddr = app.DefaultAgentAddr
 	}
@@ -133,6 +134,34 @@ func (e env) userAdd(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "Added %s <%s> as %s. Their password, shown only now:\n", u.Name, u.Email, *role)
+	fmt.Fprintln(e.stdout, password)
+	return nil
+}
+
+// userReset gives someone who forgot their password or lost their phone
+// a new password, and has them set up two-step sign-in again.
+func (e env) userReset(ctx context.Context, args []string) error {
+	fs, dataDir, db := e.flags("user reset")
+	email := fs.String("email", "", "the person's email address (required)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *email == "" {
+		return fmt.Errorf("give --email")
+	}
+	s, _, err := e.openStore(ctx, *dataDir, *db)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	u, password, err := admin.ResetSignIn(ctx, s, *email)
+	if err != nil {
+		return err
+	}
+	if err := audit(ctx, s, uuid.Nil, "user.reset_signin", "user/"+u.ID.String(), "new password; two-step sign-in to be set up again for "+u.Email); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "Reset %s <%s>: their sessions are ended and they set up two-step sign-in again when they next sign in. Their new password, shown only now:\n", u.Name, u.Email)
 	fmt.Fprintln(e.stdout, password)
 	return nil
 }

@@ -32,14 +32,15 @@ func main() {
 const usage = `Rollcall server.
 
 Usage:
-  rollcall serve --data-dir D [--db URL] [--agent-addr HOST:PORT] [--http-addr HOST:PORT] [--advertise HOST:PORT]
+  rollcall serve --data-dir D [--db URL] [--agent-addr HOST:PORT] [--http-addr HOST:PORT] [--advertise HOST:PORT] [--trust-proxy]
   rollcall user add --data-dir D --email E --name N --role ROLE [--school S]
+  rollcall user reset --data-dir D --email E
   rollcall enroll-token create --data-dir D [--school S] [--uses N] [--ttl DURATION]
   rollcall api-token create --data-dir D --email E
   rollcall school add --data-dir D --slug S --name N
   rollcall policy show --data-dir D [--school S]
   rollcall policy set --data-dir D [--school S] [--max-idle-lock-minutes N] [--require-encryption=false] ...
-  rollcall audit verify --data-dir D [--db URL]
+  rollcall audit verify --data-dir D [--db URL] [--known HASH]
   rollcall migrate --data-dir D [--db URL]
   rollcall demo [--data-dir D]
   rollcall version
@@ -67,6 +68,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return e.serve(ctx, rest)
 	case "user add":
 		return e.userAdd(ctx, rest)
+	case "user reset":
+		return e.userReset(ctx, rest)
 	case "enroll-token create":
 		return e.enrollTokenCreate(ctx, rest)
 	case "api-token create":
