@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -115,14 +116,22 @@ func (s *server) auditFilter(r *http.Request) (inventory.AuditFilter, error) {
 		}
 		f.Before = n
 	}
-	if str := q.Get("limit"); str != "" {
-		n, err := strconv.Atoi(str)
-		if err != nil || n < 1 || n > inventory.MaxPageSize {
-			return f, inventory.Errorf(inventory.EINVALID, "limit: give a number from 1 to %d", inventory.MaxPageSize)
-		}
-		f.Limit = n
+	var err error
+	f.Limit, err = parseLimit(q)
+	return f, err
+}
+
+// parseLimit reads ?limit=: zero when absent, else 1 to MaxPageSize.
+func parseLimit(q url.Values) (int, error) {
+	s := q.Get("limit")
+	if s == "" {
+		return 0, nil
 	}
-	return f, nil
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > inventory.MaxPageSize {
+		return 0, inventory.Errorf(inventory.EINVALID, "limit: give a number from 1 to %d", inventory.MaxPageSize)
+	}
+	return n, nil
 }
 
 // parseWhen reads a date or an RFC 3339 time.

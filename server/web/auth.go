@@ -7,7 +7,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"slices"
@@ -193,12 +192,18 @@ func (s *server) requireSignIn(next http.Handler) http.Handler {
 			http.Redirect(w, r, "/signin/totp", http.StatusSeeOther)
 			return
 		}
-		if r.Method == http.MethodPost && !checkCSRF(r, v.session) {
-			s.pageError(w, r, inventory.Errorf(inventory.EFORBIDDEN, "This form has expired or did not come from Rollcall. Go back, reload the page and try again."))
-			return
-		}
-		next.ServeHTTP(w, r)
+		s.checkForm(w, r, v, next)
 	}))
+}
+
+// checkForm refuses a form post without the session's CSRF token, and
+// serves anything else with next.
+func (s *server) checkForm(w http.ResponseWriter, r *http.Request, v viewer, next http.Handler) {
+	if r.Method == http.MethodPost && !checkCSRF(r, v.session) {
+		s.pageError(w, r, inventory.Errorf(inventory.EFORBIDDEN, "This form has expired or did not come from Rollcall. Go back, reload the page and try again."))
+		return
+	}
+	next.ServeHTTP(w, r)
 }
 
 // signinPage is the data of the sign-in page.
@@ -372,13 +377,6 @@ func (s *server) requirePartialSession(next http.Handler) http.Handler {
 			http.Redirect(w, r, "/signin", http.StatusSeeOther)
 			return
 		}
-		if r.Method == http.MethodPost && !checkCSRF(r, v.session) {
-			s.pageError(w, r, inventory.Errorf(inventory.EFORBIDDEN, "This form has expired or did not come from Rollcall. Go back, reload the page and try again."))
-			return
-		}
-		next.ServeHTTP(w, r)
+		s.checkForm(w, r, v, next)
 	}))
 }
-
-// logger returns the server's logger.
-func (s *server) log() *slog.Logger { return s.logger }

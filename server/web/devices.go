@@ -3,7 +3,6 @@ package web
 import (
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -71,14 +70,9 @@ func deviceFilter(r *http.Request) (inventory.DeviceFilter, error) {
 		}
 		f.After = id
 	}
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > inventory.MaxPageSize {
-			return f, inventory.Errorf(inventory.EINVALID, "limit: give a number from 1 to %d", inventory.MaxPageSize)
-		}
-		f.Limit = n
-	}
-	return f, nil
+	var err error
+	f.Limit, err = parseLimit(q)
+	return f, err
 }
 
 func handleDeviceList(logger *slog.Logger, store inventory.DeviceStore) http.Handler {

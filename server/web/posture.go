@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -113,14 +112,9 @@ func eventFilter(r *http.Request, f inventory.EventFilter) (inventory.EventFilte
 			*b.dst = t
 		}
 	}
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > inventory.MaxPageSize {
-			return f, inventory.Errorf(inventory.EINVALID, "limit: give a number from 1 to %d", inventory.MaxPageSize)
-		}
-		f.Limit = n
-	}
-	return f, nil
+	var err error
+	f.Limit, err = parseLimit(q)
+	return f, err
 }
 
 // writeEvents answers with the events f selects. Pages are bounded by
