@@ -335,3 +335,18 @@ type ComplianceHistoryStore interface {
 	// school) on or after since, oldest first, then by school.
 	FindComplianceDays(ctx context.Context, schoolIDs []uuid.UUID, since time.Time) ([]ComplianceDay, error)
 }
+
+// Requires reports whether the policy checks rule at all.
+func (p Policy) Requires(rule string) bool {
+	switch rule {
+	case RuleEncryption:
+		return p.RequireEncryption
+	case RuleAntivirus:
+		return p.RequireAntivirus
+	case RuleScreenLock:
+		return p.RequireScreenLock
+	case RuleSeenRecently:
+		return p.MaxDaysUnseen > 0
+	}
+	return false
+}

@@ -167,3 +167,24 @@ func TestPolicy_Validate(t *testing.T) {
 		})
 	}
 }
+
+func TestPolicyRequires(t *testing.T) {
+	off := inventory.Policy{MaxSignatureAgeDays: 3, MaxIdleLockMinutes: 10}
+	for _, tc := range []struct {
+		rule      string
+		def, none bool
+	}{
+		{inventory.RuleEncryption, true, false},
+		{inventory.RuleAntivirus, true, false},
+		{inventory.RuleScreenLock, true, false},
+		{inventory.RuleSeenRecently, true, false},
+		{"firewall", false, false},
+	} {
+		if got := inventory.DefaultPolicy().Requires(tc.rule); got != tc.def {
+			t.Errorf("DefaultPolicy().Requires(%s) = %v", tc.rule, got)
+		}
+		if got := off.Requires(tc.rule); got != tc.none {
+			t.Errorf("policy with every rule off: Requires(%s) = %v", tc.rule, got)
+		}
+	}
+}

@@ -117,7 +117,9 @@ type DeviceCounts struct {
 	Noncompliant int
 	Unknown      int            // unknown, or not yet judged
 	Unseen       int            // last seen before the cutoff given, or never
+	Unjudged     int            // not judged yet (counted in Unknown too)
 	Failing      map[string]int // rule -> devices failing it; every rule in Rules is present
+	Unknowns     map[string]int // rule -> devices it cannot be judged on; every rule in Rules is present
 }
 
 // DefaultPageSize is the page size used when a filter gives none.
@@ -177,6 +179,10 @@ type DeviceStore interface {
 	// limit and sort); Unseen counts those last seen before unseenBefore
 	// or never seen.
 	CountDevices(ctx context.Context, f DeviceFilter, unseenBefore time.Time) (DeviceCounts, error)
+	// CountDevicesUpTo counts the devices f selects (ignoring its cursor,
+	// limit and sort), but stops at max+1, so that a list can say "more
+	// than max" without counting a whole fleet.
+	CountDevicesUpTo(ctx context.Context, f DeviceFilter, max int) (int, error)
 	// SetDeviceVerdict replaces a device's stored verdict. Returns
 	// ENOTFOUND.
 	SetDeviceVerdict(ctx context.Context, id uuid.UUID, v Verdict) error

@@ -123,9 +123,9 @@ func (db *DB) CountDevices(ctx context.Context, f inventory.DeviceFilter, unseen
 	if err != nil {
 		return inventory.DeviceCounts{}, err
 	}
-	c := inventory.DeviceCounts{Failing: make(map[string]int, len(inventory.Rules))}
+	c := inventory.DeviceCounts{Failing: make(map[string]int, len(inventory.Rules)), Unknowns: make(map[string]int, len(inventory.Rules))}
 	for _, r := range inventory.Rules {
-		c.Failing[r] = 0
+		c.Failing[r], c.Unknowns[r] = 0, 0
 	}
 	if f.SchoolIDs != nil && len(f.SchoolIDs) == 0 {
 		return c, nil
@@ -410,6 +410,9 @@ func (q *deviceQuery) ranges() []keyRange {
 			return []string{"id > " + a.add(f.After)}
 		}}}
 	}
+	if o.col == "status_rank" && (f.Status != "" || f.FailingRule != "") {
+		return q.rankRange()
+	}
 	var out []keyRange
 	after, byKey := ">", o.col+" ASC, id"
 	if o.desc {
@@ -455,9 +458,44 @@ func (q *deviceQuery) ranges() []keyRange {
 	}})
 }
 
+// rankRange returns the one range of the status order that a filter on a
+// status or a rule allows (only noncompliant devices fail a rule): that
+// rank's devices by ID, from the cursor on. It returns none when the
+// cursor is past that rank or the filter allows no rank.
+func (q *deviceQuery) rankRange() []keyRange {
+	f := q.f
+	rank := mustRank(inventory.StatusNoncompliant)
+	if f.Status != "" {
+		rank = mustRank(f.Status)
+	}
+	if f.FailingRule != "" && rank != mustRank(inventory.StatusNoncompliant) {
+		return nil
+	}
+	var after uuid.UUID
+	if q.after != nil {
+		switch k := q.after.(int); {
+		case k > rank:
+			return nil
+		case k == rank:
+			after = f.After
+		}
+	}
+	return []keyRange{{orderBy: "id", where: func(a *sqlArgs) []string {
+		w := []string{"status_rank = " + a.add(rank)}
+		if after != uuid.Nil {
+			w = append(w, "id > "+a.add(after))
+		}
+		return w
+	}}}
+}
+
 // queryDevices reads the devices that rest selects: the query after FROM.
+// Like countDevices it runs as an unnamed statement, so that PostgreSQL
+// plans every page for its own school, key and search text: a prepared
+// statement's generic plan, which it switches to after five runs, cannot
+// tell a big school from a small one or a rare rule from a common one.
 func queryDevices(ctx context.Context, tx pgx.Tx, rest string, args []any) ([]*inventory.Device, error) {
-	rows, err := tx.Query(ctx, `SELECT `+deviceColumns+` FROM devices`+rest, args...)
+	rows, err := tx.Query(ctx, `SELECT `+deviceColumns+` FROM devices`+rest, append([]any{pgx.QueryExecModeCacheDescribe}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("query devices: %w", err)
 	}
@@ -486,21 +524,48 @@ func countDevices(ctx context.Context, tx pgx.Tx, q *deviceQuery, unseenBefore t
 		"count(*) FILTER (WHERE verdict_status = 'noncompliant')",
 		"count(*) FILTER (WHERE verdict_status IN ('unknown', ''))",
 		"count(*) FILTER (WHERE " + unseen + ")",
+		"count(*) FILTER (WHERE verdict_status = '')",
 	}
 	failing := make([]int, len(inventory.Rules))
-	dest := []any{&c.Total, &c.Compliant, &c.Noncompliant, &c.Unknown, &c.Unseen}
+	unknowns := make([]int, len(inventory.Rules))
+	dest := []any{&c.Total, &c.Compliant, &c.Noncompliant, &c.Unknown, &c.Unseen, &c.Unjudged}
 	for i, r := range inventory.Rules {
-		cols = append(cols, "count(*) FILTER (WHERE verdict_failing @> "+a.add([]string{r})+"::text[])")
-		dest = append(dest, &failing[i])
+		p := a.add([]string{r})
+		cols = append(cols, "count(*) FILTER (WHERE verdict_failing @> "+p+"::text[])", "count(*) FILTER (WHERE verdict_unknown @> "+p+"::text[])")
+		dest = append(dest, &failing[i], &unknowns[i])
 	}
 	where := whereClause(q.filter(&a))
-	if err := tx.QueryRow(ctx, `SELECT `+strings.Join(cols, ", ")+` FROM devices`+where, a...).Scan(dest...); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT `+strings.Join(cols, ", ")+` FROM devices`+where,
+		append([]any{pgx.QueryExecModeCacheDescribe}, a...)...).Scan(dest...); err != nil {
 		return fmt.Errorf("count devices: %w", err)
 	}
 	for i, r := range inventory.Rules {
-		c.Failing[r] = failing[i]
+		c.Failing[r], c.Unknowns[r] = failing[i], unknowns[i]
 	}
 	return nil
+}
+
+// CountDevicesUpTo counts the devices f selects, stopping at max+1.
+// Returns EINVALID for an unknown status or rule in f.
+func (db *DB) CountDevicesUpTo(ctx context.Context, f inventory.DeviceFilter, max int) (int, error) {
+	f.Sort, f.After, f.AfterKey = inventory.SortByID, uuid.Nil, ""
+	q, err := newDeviceQuery(f)
+	if err != nil || f.SchoolIDs != nil && len(f.SchoolIDs) == 0 {
+		return 0, err
+	}
+	var n int
+	err = db.readTx(ctx, func(tx pgx.Tx) error {
+		var a sqlArgs
+		where := whereClause(q.filter(&a))
+		limit := a.add(max + 1)
+		err := tx.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM devices`+where+` LIMIT `+limit+`) AS matching`,
+			append([]any{pgx.QueryExecModeCacheDescribe}, a...)...).Scan(&n)
+		if err != nil {
+			return fmt.Errorf("count devices: %w", err)
+		}
+		return nil
+	})
+	return n, err
 }
 
 // recordHeartbeat moves last_seen_at when the hash matches the stored one,
@@ -625,7 +690,9 @@ type storedVerdict struct {
 }
 
 // encodeVerdict checks v and returns it as stored. Returns EINVALID for an
-// unknown status or rule, a rule given twice, or rules without a status.
+// unknown status or rule, a rule given twice, rules without a status, or
+// failing rules with a status other than noncompliant (which the status
+// order relies on when it filters by rule).
 func encodeVerdict(v inventory.Verdict) (storedVerdict, error) {
 	switch v.Status {
 	case "", inventory.StatusCompliant, inventory.StatusNoncompliant, inventory.StatusUnknown:
@@ -633,8 +700,12 @@ func encodeVerdict(v inventory.Verdict) (storedVerdict, error) {
 		return storedVerdict{}, inventory.Errorf(inventory.EINVALID, "verdict status %q: use %s, %s or %s, or none for not judged",
 			v.Status, inventory.StatusCompliant, inventory.StatusNoncompliant, inventory.StatusUnknown)
 	}
-	if v.Status == "" && len(v.Failing)+len(v.Unknown) > 0 {
+	switch {
+	case v.Status == "" && len(v.Failing)+len(v.Unknown) > 0:
 		return storedVerdict{}, inventory.Errorf(inventory.EINVALID, "verdict without a status lists rules")
+	case len(v.Failing) > 0 && v.Status != inventory.StatusNoncompliant:
+		return storedVerdict{}, inventory.Errorf(inventory.EINVALID, "verdict is %s but fails %s: a verdict that fails a rule is %s",
+			v.Status, strings.Join(v.Failing, ", "), inventory.StatusNoncompliant)
 	}
 	seen := map[string]bool{}
 	for _, r := range slices.Concat(v.Failing, v.Unknown) {

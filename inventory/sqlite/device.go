@@ -125,9 +125,9 @@ func (db *DB) CountDevices(ctx context.Context, f inventory.DeviceFilter, unseen
 	if err != nil {
 		return inventory.DeviceCounts{}, err
 	}
-	c := inventory.DeviceCounts{Failing: make(map[string]int, len(inventory.Rules))}
+	c := inventory.DeviceCounts{Failing: make(map[string]int, len(inventory.Rules)), Unknowns: make(map[string]int, len(inventory.Rules))}
 	for _, r := range inventory.Rules {
-		c.Failing[r] = 0
+		c.Failing[r], c.Unknowns[r] = 0, 0
 	}
 	if f.SchoolIDs != nil && len(f.SchoolIDs) == 0 {
 		return c, nil
@@ -151,8 +151,8 @@ func (db *DB) SetDeviceVerdict(ctx context.Context, id uuid.UUID, v inventory.Ve
 	}
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE devices SET
-				verdict_status = ?, verdict_failing = ?, verdict_unknown = ?
-			WHERE id = ?`, sv.status, sv.failing, sv.unknown, id)
+				verdict_status = ?, status_rank = ?, verdict_failing = ?, verdict_unknown = ?
+			WHERE id = ?`, sv.status, sv.rank(), sv.failing, sv.unknown, id)
 		if err != nil {
 			return fmt.Errorf("update verdict: %w", err)
 		}
@@ -176,12 +176,12 @@ func (db *DB) MarkUnseen(ctx context.Context, schoolID uuid.UUID, before time.Ti
 	var n int64
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE devices SET
-				verdict_status = 'noncompliant',
+				verdict_status = 'noncompliant', status_rank = 0,
 				verdict_failing = CASE verdict_failing WHEN '' THEN ',seen_recently,'
 					ELSE verdict_failing || 'seen_recently,' END,
 				verdict_unknown = CASE verdict_unknown WHEN ',seen_recently,' THEN ''
 					ELSE replace(verdict_unknown, ',seen_recently,', ',') END
-			WHERE school_id = ? AND last_seen_at < ? AND verdict_status <> ''
+			WHERE school_id = ? AND last_seen_at < ? AND status_rank < 3
 				AND instr(verdict_failing, ',seen_recently,') = 0`,
 			schoolID, encodeTime(before))
 		if err != nil {
@@ -346,8 +346,10 @@ func (q *deviceQuery) filter(a *sqlArgs) []string {
 		where = append(where, `(hostname_key LIKE `+a.add(p)+` ESCAPE '\' OR serial_key LIKE `+a.add(p)+
 			` ESCAPE '\' OR logged_in_user LIKE `+a.add(p)+` ESCAPE '\')`)
 	}
+	// The unary + keeps SQLite from scanning a status index for this
+	// term and then sorting: it is tested in the order's index instead.
 	if f.Status != "" {
-		where = append(where, "verdict_status = "+a.add(f.Status))
+		where = append(where, "+status_rank = "+a.add(mustRank(f.Status)))
 	}
 	if f.FailingRule != "" {
 		where = append(where, "instr(verdict_failing, "+a.add(","+f.FailingRule+",")+") > 0")
@@ -390,7 +392,7 @@ func findDevices(ctx context.Context, tx *sql.Tx, q *deviceQuery) ([]*inventory.
 		}
 		var a sqlArgs
 		where := append(q.filter(&a), r.where(&a)...)
-		page, err := queryDevices(ctx, tx, whereClause(where)+" ORDER BY "+r.orderBy+" LIMIT "+a.add(limit-len(all)), a)
+		page, err := queryDevices(ctx, tx, r.from+whereClause(where)+" ORDER BY "+r.orderBy+" LIMIT "+a.add(limit-len(all)), a)
 		if err != nil {
 			return nil, err
 		}
@@ -404,30 +406,38 @@ type keyRange struct {
 	// where returns the range's conditions, adding their arguments to a.
 	where   func(a *sqlArgs) []string
 	orderBy string
+	// from names the index to read, when SQLite would not choose it.
+	from string
 }
 
 // ranges returns the ranges of q's order after its cursor, in order.
 func (q *deviceQuery) ranges() []keyRange {
 	o, f := q.order, q.f
 	if o.col == "" {
-		return []keyRange{{orderBy: "id", where: func(a *sqlArgs) []string {
+		// Over all schools SQLite would walk the primary key's index,
+		// which lacks the columns the filter reads.
+		from := ""
+		if f.SchoolIDs == nil {
+			from = " INDEXED BY devices_by_id"
+		}
+		return []keyRange{{orderBy: "id", from: from, where: func(a *sqlArgs) []string {
 			if f.After == uuid.Nil {
 				return nil
 			}
 			return []string{"id > " + a.add(f.After)}
 		}}}
 	}
+	if o.col == "status_rank" && (f.Status != "" || f.FailingRule != "") {
+		return q.rankRange()
+	}
 	var out []keyRange
 	after, byKey := ">", o.col+" ASC, id"
 	if o.desc {
 		after, byKey = "<", o.col+" DESC, id"
 	}
-	// Bounds that the filter implies on the key, so that the scan starts
-	// and stops where the matching devices do.
+	// A bound that the filter implies on the key, so that the scan stops
+	// where the matching devices do.
 	bounds := func(a *sqlArgs, w []string) []string {
-		if o.col == "status_rank" && f.Status != "" {
-			w = append(w, "status_rank = "+a.add(mustRank(f.Status)))
-		}
 		if o.col == "last_seen_at" && !f.SeenBefore.IsZero() {
 			w = append(w, "last_seen_at < "+a.add(encodeTime(f.SeenBefore)))
 		}
@@ -465,6 +475,37 @@ func (q *deviceQuery) ranges() []keyRange {
 	}})
 }
 
+// rankRange returns the one range of the status order that a filter on a
+// status or a rule allows (only noncompliant devices fail a rule): that
+// rank's devices by ID, from the cursor on. It returns none when the
+// cursor is past that rank or the filter allows no rank.
+func (q *deviceQuery) rankRange() []keyRange {
+	f := q.f
+	rank := mustRank(inventory.StatusNoncompliant)
+	if f.Status != "" {
+		rank = mustRank(f.Status)
+	}
+	if f.FailingRule != "" && rank != mustRank(inventory.StatusNoncompliant) {
+		return nil
+	}
+	var after uuid.UUID
+	if q.after != nil {
+		switch k := q.after.(int); {
+		case k > rank:
+			return nil
+		case k == rank:
+			after = f.After
+		}
+	}
+	return []keyRange{{orderBy: "id", where: func(a *sqlArgs) []string {
+		w := []string{"status_rank = " + a.add(rank)}
+		if after != uuid.Nil {
+			w = append(w, "id > "+a.add(after))
+		}
+		return w
+	}}}
+}
+
 // queryDevices reads the devices that rest selects: the query after FROM.
 func queryDevices(ctx context.Context, tx *sql.Tx, rest string, args []any) ([]*inventory.Device, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT `+deviceColumns+` FROM devices`+rest, args...)
@@ -483,7 +524,10 @@ func queryDevices(ctx context.Context, tx *sql.Tx, rest string, args []any) ([]*
 	return all, rows.Err()
 }
 
-// countDevices fills c with the counts of the devices q selects.
+// countDevices fills c with the counts of the devices q selects. It reads
+// the status from status_rank (2 compliant, 0 noncompliant, 1 unknown and
+// 3 not judged), which the last-seen indexes hold, so that the count is a
+// scan of one of them.
 func countDevices(ctx context.Context, tx *sql.Tx, q *deviceQuery, unseenBefore time.Time, c *inventory.DeviceCounts) error {
 	var a sqlArgs
 	unseen := "last_seen_at IS NULL"
@@ -492,25 +536,49 @@ func countDevices(ctx context.Context, tx *sql.Tx, q *deviceQuery, unseenBefore 
 	}
 	cols := []string{
 		"count(*)",
-		"coalesce(sum(verdict_status = 'compliant'), 0)",
-		"coalesce(sum(verdict_status = 'noncompliant'), 0)",
-		"coalesce(sum(verdict_status IN ('unknown', '')), 0)",
+		"coalesce(sum(status_rank = 2), 0)",
+		"coalesce(sum(status_rank = 0), 0)",
+		"coalesce(sum(status_rank IN (1, 3)), 0)",
 		"coalesce(sum(" + unseen + "), 0)",
+		"coalesce(sum(status_rank = 3), 0)",
 	}
 	failing := make([]int, len(inventory.Rules))
-	dest := []any{&c.Total, &c.Compliant, &c.Noncompliant, &c.Unknown, &c.Unseen}
+	unknowns := make([]int, len(inventory.Rules))
+	dest := []any{&c.Total, &c.Compliant, &c.Noncompliant, &c.Unknown, &c.Unseen, &c.Unjudged}
 	for i, r := range inventory.Rules {
-		cols = append(cols, "coalesce(sum(instr(verdict_failing, "+a.add(","+r+",")+") > 0), 0)")
-		dest = append(dest, &failing[i])
+		cols = append(cols, "coalesce(sum(instr(verdict_failing, "+a.add(","+r+",")+") > 0), 0)",
+			"coalesce(sum(instr(verdict_unknown, "+a.add(","+r+",")+") > 0), 0)")
+		dest = append(dest, &failing[i], &unknowns[i])
 	}
 	where := whereClause(q.filter(&a))
 	if err := tx.QueryRowContext(ctx, `SELECT `+strings.Join(cols, ", ")+` FROM devices`+where, a...).Scan(dest...); err != nil {
 		return fmt.Errorf("count devices: %w", err)
 	}
 	for i, r := range inventory.Rules {
-		c.Failing[r] = failing[i]
+		c.Failing[r], c.Unknowns[r] = failing[i], unknowns[i]
 	}
 	return nil
+}
+
+// CountDevicesUpTo counts the devices f selects, stopping at max+1.
+// Returns EINVALID for an unknown status or rule in f.
+func (db *DB) CountDevicesUpTo(ctx context.Context, f inventory.DeviceFilter, max int) (int, error) {
+	f.Sort, f.After, f.AfterKey = inventory.SortByID, uuid.Nil, ""
+	q, err := newDeviceQuery(f)
+	if err != nil || f.SchoolIDs != nil && len(f.SchoolIDs) == 0 {
+		return 0, err
+	}
+	var n int
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		var a sqlArgs
+		where := whereClause(q.filter(&a))
+		a.add(max + 1)
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM devices`+where+` LIMIT ?)`, a...).Scan(&n); err != nil {
+			return fmt.Errorf("count devices: %w", err)
+		}
+		return nil
+	})
+	return n, err
 }
 
 // recordHeartbeat moves last_seen_at when the hash matches the stored one,
@@ -538,8 +606,8 @@ func recordHeartbeat(ctx context.Context, tx *sql.Tx, c inventory.CheckIn) error
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE devices SET
-			verdict_status = ?, verdict_failing = ?, verdict_unknown = ?
-		WHERE id = ?`, seen.status, seen.failing, seen.unknown, c.DeviceID); err != nil {
+			verdict_status = ?, status_rank = ?, verdict_failing = ?, verdict_unknown = ?
+		WHERE id = ?`, seen.status, seen.rank(), seen.failing, seen.unknown, c.DeviceID); err != nil {
 		return fmt.Errorf("update verdict: %w", err)
 	}
 	return nil
@@ -561,12 +629,12 @@ func recordReport(ctx context.Context, tx *sql.Tx, c inventory.CheckIn) error {
 			hostname = ?, make = ?, model = ?, serial = ?, os_name = ?, os_version = ?,
 			hardware = ?, report_hash = ?, last_seen_at = ?, updated_at = ?,
 			hostname_key = ?, serial_key = ?, logged_in_user = ?,
-			verdict_status = ?, verdict_failing = ?, verdict_unknown = ?
+			verdict_status = ?, status_rank = ?, verdict_failing = ?, verdict_unknown = ?
 		WHERE id = ?`,
 		h.Hostname, h.Make, h.Model, h.Serial, h.OSName, h.OSVersion,
 		string(hw), c.Hash, encodeTime(c.At), encodeTime(c.At),
 		strings.ToLower(h.Hostname), strings.ToLower(h.Serial), strings.ToLower(h.LoggedInUser),
-		sv.status, sv.failing, sv.unknown, c.DeviceID)
+		sv.status, sv.rank(), sv.failing, sv.unknown, c.DeviceID)
 	if what, ok := uniqueViolation(err); ok && isSerialClash(what) {
 		return inventory.Errorf(inventory.ECONFLICT, "serial number %s belongs to another device in this school", h.Serial)
 	} else if err != nil {
@@ -642,7 +710,9 @@ type storedVerdict struct {
 }
 
 // encodeVerdict checks v and returns it as stored. Returns EINVALID for an
-// unknown status or rule, a rule given twice, or rules without a status.
+// unknown status or rule, a rule given twice, rules without a status, or
+// failing rules with a status other than noncompliant (which the status
+// order relies on when it filters by rule).
 func encodeVerdict(v inventory.Verdict) (storedVerdict, error) {
 	switch v.Status {
 	case "", inventory.StatusCompliant, inventory.StatusNoncompliant, inventory.StatusUnknown:
@@ -650,8 +720,12 @@ func encodeVerdict(v inventory.Verdict) (storedVerdict, error) {
 		return storedVerdict{}, inventory.Errorf(inventory.EINVALID, "verdict status %q: use %s, %s or %s, or none for not judged",
 			v.Status, inventory.StatusCompliant, inventory.StatusNoncompliant, inventory.StatusUnknown)
 	}
-	if v.Status == "" && len(v.Failing)+len(v.Unknown) > 0 {
+	switch {
+	case v.Status == "" && len(v.Failing)+len(v.Unknown) > 0:
 		return storedVerdict{}, inventory.Errorf(inventory.EINVALID, "verdict without a status lists rules")
+	case len(v.Failing) > 0 && v.Status != inventory.StatusNoncompliant:
+		return storedVerdict{}, inventory.Errorf(inventory.EINVALID, "verdict is %s but fails %s: a verdict that fails a rule is %s",
+			v.Status, strings.Join(v.Failing, ", "), inventory.StatusNoncompliant)
 	}
 	seen := map[string]bool{}
 	for _, r := range slices.Concat(v.Failing, v.Unknown) {
@@ -665,6 +739,9 @@ func encodeVerdict(v inventory.Verdict) (storedVerdict, error) {
 	}
 	return storedVerdict{status: v.Status, failing: joinRules(v.Failing), unknown: joinRules(v.Unknown)}, nil
 }
+
+// rank returns the status order's key of sv's status.
+func (sv storedVerdict) rank() int { return mustRank(sv.status) }
 
 // joinRules returns rules in the order of [inventory.Rules] as
 // ",rule,rule," text, or "" for none.

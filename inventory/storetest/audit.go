@@ -265,7 +265,7 @@ func (su suite) testAuditStore(t *testing.T) {
 			{"Window", inventory.AuditFilter{Since: t0.Add(5 * time.Minute), Until: t0.Add(15*time.Minute + time.Microsecond)}, 11},
 			{"Before", inventory.AuditFilter{Before: 11}, 10},
 			{"Limit", inventory.AuditFilter{Limit: 3}, 3},
-			{"Combined", inventory.AuditFilter{SchoolIDs: []uuid.UUID{set.schoolB}, ActorID: set.bob,
+			{"Combined", inventory.AuditFilter{SchoolIDs: []uuid.UUID{set.schoolA}, ActorID: set.bob,
 				Since: t0.Add(2 * time.Minute), Before: 29, Limit: 2}, 2},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
@@ -302,7 +302,7 @@ func (su suite) testAuditStore(t *testing.T) {
 			got = append(got, page...)
 			f.Before = page[len(page)-1].Seq
 		}
-		equal(t, "page sizes", pages, []int{6, 6, 6, 2})
+		equal(t, "page sizes", pages, []int{6, 4})
 		equal(t, "entries", got, set.want(inventory.AuditFilter{SchoolIDs: []uuid.UUID{set.schoolA}}))
 	})
 

@@ -218,6 +218,8 @@ func fleetCases(fl *fleet) []fleetCase {
 			func(fl *fleet, i int, d *inventory.Device) bool {
 				return d.Verdict.Status == inventory.StatusUnknown && d.LastSeenAt.Before(late)
 			}},
+		{"StatusAndRuleDisagree", inventory.DeviceFilter{Status: inventory.StatusCompliant, FailingRule: inventory.RuleEncryption},
+			func(*fleet, int, *inventory.Device) bool { return false }},
 		{"Everything", inventory.DeviceFilter{
 			SchoolIDs: []uuid.UUID{a, c}, Search: "lab", Status: inventory.StatusNoncompliant,
 			FailingRule: inventory.RuleSeenRecently, SeenBefore: t0.Add(12 * time.Hour), SeenSince: t0.Add(-72 * time.Hour),
@@ -282,6 +284,9 @@ func (e *env) walk(f inventory.DeviceFilter, limit int) []*inventory.Device {
 	return nil
 }
 
+// testDashboard tests what the dashboard reads and keeps: the device
+// list's filters, orders and counts, stored verdicts, and the daily
+// compliance history.
 func (su suite) testDashboard(t *testing.T) {
 	t.Run("FindDevices/FiltersAndSorts", func(t *testing.T) {
 		e := su.fresh(t)
@@ -295,7 +300,7 @@ func (su suite) testDashboard(t *testing.T) {
 			}
 			for _, s := range inventory.DeviceSorts {
 				for _, limit := range []int{1, 4, 100} {
-					name := fmt.Sprintf("%s/%s/%d", tc.name, cmpOr(string(s), "id"), limit)
+					name := fmt.Sprintf("%s/%s/%d", tc.name, sortName(s), limit)
 					f := tc.f
 					f.Sort = s
 					got := e.walk(f, limit)
@@ -379,6 +384,28 @@ func (su suite) testDashboard(t *testing.T) {
 		}
 		equal(t, "devices not judged", fl.labels(got), fl.labels(inOrder(want, inventory.SortByID)))
 
+		// With a status filter, a cursor before, at and past its rank.
+		var unknown []*inventory.Device
+		for _, d := range fl.devices {
+			if d.Verdict.Status == inventory.StatusUnknown {
+				unknown = append(unknown, d)
+			}
+		}
+		unknown = inOrder(unknown, inventory.SortByID)
+		for _, tc := range []struct {
+			name  string
+			after uuid.UUID
+			key   string
+			want  []*inventory.Device
+		}{
+			{"Before", fl.devices[1].ID, inventory.StatusRank(inventory.StatusNoncompliant), unknown},
+			{"At", unknown[1].ID, inventory.StatusRank(inventory.StatusUnknown), unknown[2:]},
+			{"Past", fl.devices[0].ID, inventory.StatusRank(inventory.StatusCompliant), nil},
+		} {
+			got := e.walk(inventory.DeviceFilter{Sort: inventory.SortByStatus, Status: inventory.StatusUnknown, After: tc.after, AfterKey: tc.key}, 2)
+			equal(t, "unknown devices after a cursor "+tc.name, fl.labels(got), fl.labels(tc.want))
+		}
+
 		got = e.walk(inventory.DeviceFilter{Sort: inventory.SortByHostname, AfterKey: "m"}, 3)
 		want = want[:0]
 		for _, d := range fl.devices {
@@ -395,9 +422,9 @@ func (su suite) testDashboard(t *testing.T) {
 		cutoff := ts(t0.Add(2 * time.Hour))
 		for _, tc := range fleetCases(fl) {
 			t.Run(tc.name, func(t *testing.T) {
-				want := inventory.DeviceCounts{Failing: map[string]int{}}
+				want := inventory.DeviceCounts{Failing: map[string]int{}, Unknowns: map[string]int{}}
 				for _, r := range inventory.Rules {
-					want.Failing[r] = 0
+					want.Failing[r], want.Unknowns[r] = 0, 0
 				}
 				for i, d := range fl.devices {
 					if !tc.keep(fl, i, d) {
@@ -409,6 +436,9 @@ func (su suite) testDashboard(t *testing.T) {
 						want.Compliant++
 					case inventory.StatusNoncompliant:
 						want.Noncompliant++
+					case "":
+						want.Unknown++
+						want.Unjudged++
 					default:
 						want.Unknown++
 					}
@@ -417,6 +447,9 @@ func (su suite) testDashboard(t *testing.T) {
 					}
 					for _, r := range d.Verdict.Failing {
 						want.Failing[r]++
+					}
+					for _, r := range d.Verdict.Unknown {
+						want.Unknowns[r]++
 					}
 				}
 				// The cursor, limit and sort make no difference.
@@ -427,6 +460,14 @@ func (su suite) testDashboard(t *testing.T) {
 					t.Fatal(err)
 				}
 				equal(t, "counts", got, want)
+				// The capped count agrees up to its cap.
+				for _, max := range []int{0, 2, 100} {
+					n, err := e.s.CountDevicesUpTo(e.ctx, f, max)
+					if err != nil {
+						t.Fatal(err)
+					}
+					equal(t, fmt.Sprintf("CountDevicesUpTo(%d)", max), n, min(want.Total, max+1))
+				}
 			})
 		}
 	})
@@ -439,9 +480,11 @@ func (su suite) testDashboard(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Unjudged and Unknowns are checked against the model above.
 		equal(t, "counts", got, inventory.DeviceCounts{
-			Total: 26, Compliant: 10, Noncompliant: 7, Unknown: 9, Unseen: 6,
-			Failing: map[string]int{"encryption": 4, "antivirus": 1, "screen_lock": 2, "seen_recently": 2},
+			Total: 26, Compliant: 10, Noncompliant: 7, Unknown: 9, Unseen: 6, Unjudged: got.Unjudged,
+			Failing:  map[string]int{"encryption": 4, "antivirus": 1, "screen_lock": 2, "seen_recently": 2},
+			Unknowns: got.Unknowns,
 		})
 		// With no cutoff only devices never seen count as unseen.
 		got, err = e.s.CountDevices(e.ctx, inventory.DeviceFilter{}, time.Time{})
@@ -457,9 +500,8 @@ func (su suite) testDashboard(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		equal(t, "counts", got, inventory.DeviceCounts{Failing: map[string]int{
-			"encryption": 0, "antivirus": 0, "screen_lock": 0, "seen_recently": 0,
-		}})
+		zero := map[string]int{"encryption": 0, "antivirus": 0, "screen_lock": 0, "seen_recently": 0}
+		equal(t, "counts", got, inventory.DeviceCounts{Failing: zero, Unknowns: zero})
 	})
 
 	t.Run("Verdict/Enroll", func(t *testing.T) {
@@ -615,6 +657,8 @@ func (su suite) testDashboard(t *testing.T) {
 			{"Twice", d.ID, inventory.Verdict{Status: inventory.StatusNoncompliant,
 				Failing: []string{inventory.RuleEncryption}, Unknown: []string{inventory.RuleEncryption}}, inventory.EINVALID, []string{"encryption"}},
 			{"RulesWithoutStatus", d.ID, inventory.Verdict{Failing: []string{inventory.RuleEncryption}}, inventory.EINVALID, nil},
+			{"FailsButUnknown", d.ID, inventory.Verdict{Status: inventory.StatusUnknown, Failing: []string{inventory.RuleEncryption}},
+				inventory.EINVALID, []string{"encryption", "noncompliant"}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				err := e.s.SetDeviceVerdict(e.ctx, tc.id, tc.v)
@@ -686,8 +730,9 @@ func (su suite) testDashboard(t *testing.T) {
 			t.Fatal(err)
 		}
 		equal(t, "counts after marking", c, inventory.DeviceCounts{
-			Total: 9, Compliant: 1, Noncompliant: 7, Unknown: 1, Unseen: 7,
-			Failing: map[string]int{"encryption": 2, "antivirus": 1, "screen_lock": 1, "seen_recently": 6},
+			Total: 9, Compliant: 1, Noncompliant: 7, Unknown: 1, Unseen: 7, Unjudged: c.Unjudged,
+			Failing:  map[string]int{"encryption": 2, "antivirus": 1, "screen_lock": 1, "seen_recently": 6},
+			Unknowns: c.Unknowns,
 		})
 		// A school with nothing to mark, and one that does not exist.
 		for _, id := range []uuid.UUID{b.ID, uuid.New()} {
@@ -825,10 +870,10 @@ func (su suite) testDashboard(t *testing.T) {
 	})
 }
 
-// cmpOr returns s, or or when s is empty.
-func cmpOr(s, or string) string {
-	if s == "" {
-		return or
+// sortName names an order in a failure message.
+func sortName(s inventory.DeviceSort) string {
+	if s == inventory.SortByID {
+		return "id"
 	}
-	return s
+	return string(s)
 }

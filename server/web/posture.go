@@ -242,49 +242,23 @@ func handleCompliance(logger *slog.Logger, store inventory.Store) http.Handler {
 	})
 }
 
-// summarise judges every device of the school in sum and counts the
-// verdicts.
+// summarise counts the stored verdicts of the school in sum.
 func summarise(ctx context.Context, store inventory.Store, sum *schoolComplianceJSON) error {
-	f := inventory.DeviceFilter{SchoolIDs: []uuid.UUID{uuid.MustParse(sum.SchoolID)}, Limit: inventory.MaxPageSize}
-	for {
-		devices, err := store.FindDevices(ctx, f)
-		if err != nil {
-			return err
-		}
-		for _, d := range devices {
-			p, err := latestPosture(ctx, store, d.ID)
-			if err != nil {
-				return err
-			}
-			c := judge(sum.Policy, d, p)
-			sum.Devices++
-			switch c.Status {
-			case inventory.StatusCompliant:
-				sum.Compliant++
-			case inventory.StatusNoncompliant:
-				sum.Noncompliant++
-			default:
-				sum.Unknown++
-			}
-			for _, rr := range c.Rules {
-				n := sum.counts[rr.Rule]
-				switch rr.Status {
-				case inventory.StatusCompliant:
-					n.Compliant++
-				case inventory.StatusNoncompliant:
-					n.Noncompliant++
-				case inventory.StatusUnknown:
-					n.Unknown++
-				default:
-					n.NotRequired++
-				}
-			}
-		}
-		if len(devices) < f.PageLimit() {
-			return nil
-		}
-		f.After = devices[len(devices)-1].ID
+	c, err := store.CountDevices(ctx, inventory.DeviceFilter{SchoolIDs: []uuid.UUID{uuid.MustParse(sum.SchoolID)}}, time.Time{})
+	if err != nil {
+		return err
 	}
+	sum.Devices, sum.Compliant, sum.Noncompliant, sum.Unknown = c.Total, c.Compliant, c.Noncompliant, c.Unknown
+	for _, rule := range inventory.Rules {
+		n := sum.counts[rule]
+		if !sum.Policy.Requires(rule) {
+			n.NotRequired = c.Total
+			continue
+		}
+		n.Noncompliant, n.Unknown = c.Failing[rule], c.Unknowns[rule]+c.Unjudged
+		n.Compliant = c.Total - n.Noncompliant - n.Unknown
+	}
+	return nil
 }
 
 // historySnapshots is how many of a device's latest reports the posture

@@ -6,8 +6,8 @@
 -- page's cursor key matches the stored key byte for byte. They use the C
 -- collation, so they sort in byte order whatever the database's locale,
 -- as they do on SQLite and in Go. Rows stored before this migration are
--- lowered here by lower(), which under the C locale folds only ASCII; the
--- next full report rewrites them.
+-- lowered here by lower(), which may fold fewer letters than Go does (only
+-- ASCII under the C locale); the next full report rewrites them.
 --
 -- The verdict is the device's stored compliance: verdict_status is empty
 -- until the device is judged, and verdict_failing and verdict_unknown list
@@ -32,7 +32,9 @@ UPDATE devices SET
 
 -- One index per order of the device list, in the order's own direction
 -- and ending in id, so that every page is a range scan that stops after
--- the page: one over all schools and one within a school.
+-- the page: one over all schools and one within a school. (PostgreSQL
+-- reads a row before it tests a filter on it, so unlike on SQLite extra
+-- columns in these indexes would not spare it any reads.)
 CREATE INDEX devices_by_hostname ON devices (hostname_key, id);
 CREATE INDEX devices_school_by_hostname ON devices (school_id, hostname_key, id);
 CREATE INDEX devices_by_serial ON devices (serial_key, id);
@@ -42,7 +44,8 @@ CREATE INDEX devices_school_by_last_seen ON devices (school_id, last_seen_at DES
 CREATE INDEX devices_by_status ON devices (status_rank, id);
 CREATE INDEX devices_school_by_status ON devices (school_id, status_rank, id);
 
--- Devices failing a rule, for a filter on a rule that few devices fail.
+-- Devices failing a rule: for counting, and listing, the devices that
+-- fail a rule few devices fail.
 CREATE INDEX devices_failing ON devices USING gin (verdict_failing);
 
 -- A school's tokens, newest first.
