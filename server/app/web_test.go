@@ -6,11 +6,16 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/rollcall/rollcall/inventory"
 	"github.com/rollcall/rollcall/server/admin"
@@ -348,6 +353,12 @@ func TestRoleMatrix(t *testing.T) {
 	policyEdit := map[inventory.Role]bool{inventory.RoleOrgAdmin: true, inventory.RoleTechnician: true, inventory.RoleHeadteacher: true}
 	revoke := map[inventory.Role]bool{inventory.RoleOrgAdmin: true, inventory.RoleTechnician: true}
 	managers := map[inventory.Role]bool{inventory.RoleOrgAdmin: true, inventory.RoleTechnician: true, inventory.RoleHeadteacher: true}
+	totp := managers // the roles that must use two-step sign-in are the same three
+	tokens, err := h.app.Store.FindEnrollTokens(ctx, []uuid.UUID{devB.SchoolID}, 1)
+	if err != nil || len(tokens) != 1 {
+		t.Fatalf("school-b's token: %v", err)
+	}
+	tokenB := tokens[0]
 	person(t, h, "staffb@school.example", inventory.RoleStaff, "school-b")
 	staffB, err := h.app.Store.FindUserByEmail(ctx, "staffb@school.example")
 	if err != nil {
@@ -388,6 +399,22 @@ func TestRoleMatrix(t *testing.T) {
 		{"POST", "/people/invite", false, "", func(w who) int { return pick(managers[w.role], 200, 403) }, "", url.Values{"name": {"New Person"}, "email": {"new-" + "x@school.example"}, "role": {"staff"}, "school": {"school-a"}}},
 		{"POST", "/people/" + staffB.ID.String() + "/disable", false, "", func(w who) int { return pick(isOrg(w), 303, pick(managers[w.role], 404, 403)) }, "staffb@", nil},
 		{"GET", "/invite/not-a-real-token", false, "", func(w who) int { return 404 }, "", nil},
+		{"POST", "/invite/not-a-real-token", false, "", func(w who) int { return 404 }, "", url.Values{"password": {"long enough password"}, "confirm": {"long enough password"}}},
+		{"POST", "/enrolment/tokens/" + tokenB.ID.String() + "/revoke", false, "", func(w who) int { return pick(isOrg(w), 303, pick(revoke[w.role], 404, 403)) }, "", nil},
+		{"POST", "/people/" + staffB.ID.String() + "/enable", false, "", func(w who) int { return pick(isOrg(w), 303, pick(managers[w.role], 404, 403)) }, "staffb@", nil},
+		{"POST", "/people/" + staffB.ID.String() + "/reset", false, "", func(w who) int { return pick(isOrg(w), 200, pick(managers[w.role], 404, 403)) }, "staffb@", nil},
+		{"POST", "/people/" + staffB.ID.String() + "/roles", false, "", func(w who) int { return pick(isOrg(w), 303, pick(managers[w.role], 404, 403)) }, "staffb@", url.Values{"role": {"auditor"}, "school": {"school-b"}}},
+		{"POST", "/people/" + staffB.ID.String() + "/roles/revoke", false, "", func(w who) int { return pick(isOrg(w), 303, pick(managers[w.role], 404, 403)) }, "staffb@", url.Values{"role": {"auditor"}, "school": {"school-b"}}},
+		{"GET", "/healthz", false, "", func(w who) int { return 200 }, "", nil},
+		{"GET", "/metrics", false, "", func(w who) int { return 200 }, "", nil},
+		{"GET", "/static/rollcall.css", false, "", func(w who) int { return 200 }, "", nil},
+		{"GET", "/signin", false, "", func(w who) int { return 303 }, "", nil},
+		{"GET", "/signin/totp", false, "", func(w who) int { return pick(totp[w.role], 200, 303) }, "", nil},
+		{"POST", "/signin/totp", false, "", func(w who) int { return pick(totp[w.role], 401, 303) }, "", url.Values{"code": {"000000"}}},
+		{"GET", "/account/totp", false, "", func(w who) int { return pick(totp[w.role], 303, 200) }, "", nil},
+		{"POST", "/account/totp", false, "", func(w who) int { return pick(totp[w.role], 303, 400) }, "", url.Values{"code": {"000000"}}},
+		{"GET", "/no-such-page", false, "", func(w who) int { return 404 }, "", nil},
+		{"GET", "/api/v1/no-such-route", true, "", func(w who) int { return 404 }, "", nil},
 		{"GET", "/api/v1/devices", true, "", func(w who) int { return 200 }, "", nil},
 		{"GET", "/api/v1/devices/" + devA.ID.String(), true, "", func(w who) int { return pick(fleet[w.role], 200, 404) }, "SN-A", nil},
 		{"GET", "/api/v1/devices/" + devB.ID.String(), true, "", func(w who) int { return pick(isOrg(w), 200, 404) }, "SN-B", nil},
@@ -401,6 +428,20 @@ func TestRoleMatrix(t *testing.T) {
 		{"PUT", "/api/v1/schools/school-b/policy", true, `{"max_idle_lock_minutes": 10}`, func(w who) int { return pick(isOrg(w), 200, 404) }, "", nil},
 		{"GET", "/api/v1/audit", true, "", func(w who) int { return pick(audits[w.role], 200, 403) }, "", nil},
 	}
+	// Every route the server has is in the matrix, but the two that sign
+	// in and out, which TestSignIn drives.
+	covered := routePatterns(t)
+	for _, rt := range routes {
+		req := httptest.NewRequest(rt.method, rt.path, nil)
+		_, pattern := covered.mux.Handler(req)
+		covered.seen[pattern] = true
+	}
+	for _, pattern := range covered.all {
+		if !covered.seen[pattern] && pattern != "POST /signin" && pattern != "POST /signout" {
+			t.Errorf("route %q is not in the role matrix", pattern)
+		}
+	}
+
 	for i, p := range people {
 		email := fmt.Sprintf("%s-%d@school.example", p.role, i)
 		pw := person(t, h, email, p.role, p.school)
@@ -681,4 +722,31 @@ func TestManagingAcrossSchools(t *testing.T) {
 	if err != nil || len(grants) != 1 || grants[0].SchoolID != b2.ID {
 		t.Errorf("grants after = %+v, %v; want only school-b's", grants, err)
 	}
+}
+
+// patterns is the server's route patterns, read from the source that
+// registers them, in a mux that says which one a request matches.
+type patterns struct {
+	all  []string
+	mux  *http.ServeMux
+	seen map[string]bool
+}
+
+var handlePattern = regexp.MustCompile(`mux\.Handle\("([^"]+)"`)
+
+func routePatterns(t *testing.T) patterns {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join("..", "web", "web.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := patterns{mux: http.NewServeMux(), seen: map[string]bool{}}
+	for _, m := range handlePattern.FindAllStringSubmatch(string(src), -1) {
+		p.all = append(p.all, m[1])
+		p.mux.Handle(m[1], http.NotFoundHandler())
+	}
+	if len(p.all) < 30 {
+		t.Fatalf("found only %d routes in web.go", len(p.all))
+	}
+	return p
 }
