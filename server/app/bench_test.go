@@ -82,7 +82,8 @@ func BenchmarkDashboard(b *testing.B) {
 		{"Overview", "/"},
 		{"DeviceList", "/devices"},
 		{"DeviceListFiltered", "/devices?status=noncompliant&rule=encryption&sort=hostname"},
-		{"DeviceListSearch", "/devices?q=SN-0042"},
+		{"DeviceListSearchOne", "/devices?q=SN-0042424"},
+		{"DeviceListSearchMany", "/devices?q=SN-0042"},
 		{"DeviceListDeepPage", "/devices?sort=hostname&after=" + url.QueryEscape(deep)},
 		{"DevicePage", "/devices/" + mid.ID.String()},
 	}
