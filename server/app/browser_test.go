@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image/png"
 	"os"
 	"os/exec"
@@ -127,7 +128,26 @@ func TestDashboardInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A class set of ten more, one in four with BitLocker off.
+	for i := range 10 {
+		serial := fmt.Sprintf("SN-LAB-%02d", i)
+		checkInPosture(t, enroll(t, h.token(t, 1, time.Hour), serial), serial, i%4 != 0)
+	}
 	h.app.SweepOnce(context.Background(), time.Now()) // today's figures for the chart
+	// And the four weeks before, as the sweep would have kept them: a
+	// school getting its laptops encrypted.
+	school, err := h.app.Store.FindSchoolBySlug(context.Background(), inventory.DefaultSchoolSlug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	for d := 1; d < 30; d++ {
+		ok := 3 + (29-d)*5/29
+		day := inventory.ComplianceDay{SchoolID: school.ID, Day: today.AddDate(0, 0, -d), Devices: 12, Compliant: ok, Unknown: d % 2, Noncompliant: 12 - ok - d%2}
+		if err := h.app.Store.RecordComplianceDay(context.Background(), day); err != nil {
+			t.Fatal(err)
+		}
+	}
 	base := "http://" + h.app.HTTPAddr.String()
 	ctx := newChrome(t)
 
@@ -164,8 +184,11 @@ func TestDashboardInBrowser(t *testing.T) {
 	if h1 := text(t, ctx, "h1"); h1 != "Fleet overview" {
 		t.Errorf("after sign-in the page is %q", h1)
 	}
-	if total, bad := text(t, ctx, `[data-testid=count-devices]`), text(t, ctx, `[data-testid=count-noncompliant]`); total != "2" || bad != "1" {
-		t.Errorf("overview counts %q devices, %q not compliant; want 2 and 1", total, bad)
+	if total, bad := text(t, ctx, `[data-testid=count-devices]`), text(t, ctx, `[data-testid=count-noncompliant]`); total != "12" || bad != "4" {
+		t.Errorf("overview counts %q devices, %q not compliant; want 12 and 4", total, bad)
+	}
+	if bars, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(".chart svg g").length`)); err != nil || bars != 30 {
+		t.Errorf("the chart has %d bars (%v), want 30", bars, err)
 	}
 	screenshot(t, ctx, "overview.png")
 

@@ -59,11 +59,11 @@ func complianceChart(days []inventory.ComplianceDay, since time.Time, n int) cha
 		}
 		c.Empty = false
 		b := chartBar{X: i*slot + 1, Width: slot - 2, Day: day.Format("Mon 2 Jan"), Devices: t.devices, Compliant: t.ok, Unknown: t.unknown, Failing: t.bad}
-		h := func(part int) int { return part * chartHeight / t.devices }
-		b.CompliantH, b.UnknownH, b.FailingH = h(t.ok), h(t.unknown), h(t.bad)
-		b.FailingY = chartHeight - b.FailingH
-		b.UnknownY = b.FailingY - b.UnknownH
-		b.CompliantY = b.UnknownY - b.CompliantH
+		// Segments stack from the bottom; each top is placed from the
+		// running total, so rounding leaves no gap between them.
+		top := func(upTo int) int { return chartHeight - upTo*chartHeight/t.devices }
+		b.FailingY, b.UnknownY, b.CompliantY = top(t.bad), top(t.bad+t.unknown), top(t.bad+t.unknown+t.ok)
+		b.FailingH, b.UnknownH, b.CompliantH = chartHeight-b.FailingY, b.FailingY-b.UnknownY, b.UnknownY-b.CompliantY
 		c.Bars = append(c.Bars, b)
 	}
 	return c
