@@ -7,7 +7,9 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -31,19 +33,52 @@ type AuditEntry struct {
 	Hash     []byte    // [AuditEntry.ComputeHash] when appended
 }
 
+// The longest text each audit field holds, in bytes.
+const (
+	maxAuditAction = 100
+	maxAuditActor  = 320
+	maxAuditRecord = 200
+	maxAuditAddr   = 100
+	maxAuditDetail = 1000
+)
+
+// Fit cuts the entry's text fields to what they may hold, at a UTF-8
+// boundary, and drops invalid UTF-8 and NUL characters, so that an entry
+// built from outside input is never refused (and so never lost) for its
+// size. The detail says where it was cut.
+func (e *AuditEntry) Fit() {
+	e.Action = fitText(e.Action, maxAuditAction, "")
+	e.Actor = fitText(e.Actor, maxAuditActor, "")
+	e.Record = fitText(e.Record, maxAuditRecord, "")
+	e.Addr = fitText(e.Addr, maxAuditAddr, "")
+	e.Detail = fitText(e.Detail, maxAuditDetail, " …(cut)")
+}
+
+func fitText(s string, n int, mark string) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, ""), "\x00", "")
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n-len(mark)]
+	for !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s + mark
+}
+
 // Validate checks the fields a caller fills.
 func (e *AuditEntry) Validate() error {
 	switch {
-	case e.Action == "" || len(e.Action) > 100:
-		return Errorf(EINVALID, "audit action: give 1-100 bytes")
-	case e.Actor == "" || len(e.Actor) > 320:
-		return Errorf(EINVALID, "audit actor: give 1-320 bytes")
-	case len(e.Record) > 200:
-		return Errorf(EINVALID, "audit record: at most 200 bytes")
-	case len(e.Addr) > 100:
-		return Errorf(EINVALID, "audit address: at most 100 bytes")
-	case len(e.Detail) > 2000:
-		return Errorf(EINVALID, "audit detail: at most 2000 bytes")
+	case e.Action == "" || len(e.Action) > maxAuditAction:
+		return Errorf(EINVALID, "audit action: give 1-%d bytes", maxAuditAction)
+	case e.Actor == "" || len(e.Actor) > maxAuditActor:
+		return Errorf(EINVALID, "audit actor: give 1-%d bytes", maxAuditActor)
+	case len(e.Record) > maxAuditRecord:
+		return Errorf(EINVALID, "audit record: at most %d bytes", maxAuditRecord)
+	case len(e.Addr) > maxAuditAddr:
+		return Errorf(EINVALID, "audit address: at most %d bytes", maxAuditAddr)
+	case len(e.Detail) > maxAuditDetail:
+		return Errorf(EINVALID, "audit detail: at most %d bytes", maxAuditDetail)
 	case e.At.IsZero():
 		return Errorf(EINVALID, "audit time: missing")
 	}

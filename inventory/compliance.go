@@ -268,6 +268,44 @@ type Verdict struct {
 	Status  string   `json:"status"`
 	Failing []string `json:"failing"`
 	Unknown []string `json:"unknown"`
+	// Until is when the verdict goes out of date with time alone — the
+	// freshest antivirus definitions reaching the policy's age limit —
+	// or zero when it does not. The server's sweep judges a device again
+	// once its verdict's Until has passed, and a policy change sets it to
+	// the time of the change.
+	Until time.Time `json:"until,omitzero"`
+}
+
+// JudgeVerdict judges a device with posture p (nil when it has sent
+// none) last seen at lastSeen against policy at now, in the form stored.
+func JudgeVerdict(policy Policy, p *Posture, lastSeen, now time.Time) Verdict {
+	v := VerdictOf(Judge(policy, p, lastSeen, now))
+	if p != nil && policy.RequireAntivirus && !v.Fails(RuleAntivirus) && !slices.Contains(v.Unknown, RuleAntivirus) && p.Antivirus != nil {
+		v.Until = definitionsExpire(policy, p.Antivirus, now)
+	}
+	return v
+}
+
+// definitionsExpire returns when the last enabled antivirus whose
+// definitions are fresh at now goes past the age limit, or zero when one
+// passes without a date (its own "up to date" flag) or none is fresh.
+func definitionsExpire(policy Policy, a *Antivirus, now time.Time) time.Time {
+	maxAge := time.Duration(policy.MaxSignatureAgeDays) * 24 * time.Hour
+	var until time.Time
+	for _, p := range a.Products {
+		switch {
+		case !p.Enabled:
+		case p.SignatureUpdated.IsZero():
+			if p.UpToDate {
+				return time.Time{}
+			}
+		case now.Sub(p.SignatureUpdated) <= maxAge:
+			if t := p.SignatureUpdated.Add(maxAge); t.After(until) {
+				until = t
+			}
+		}
+	}
+	return until
 }
 
 // VerdictOf returns the stored form of c.
@@ -297,6 +335,7 @@ func (v Verdict) Seen() Verdict {
 	out := Verdict{
 		Failing: slices.DeleteFunc(slices.Clone(v.Failing), func(r string) bool { return r == RuleSeenRecently }),
 		Unknown: slices.DeleteFunc(slices.Clone(v.Unknown), func(r string) bool { return r == RuleSeenRecently }),
+		Until:   v.Until,
 	}
 	switch {
 	case len(out.Failing) > 0:

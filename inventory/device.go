@@ -44,6 +44,9 @@ type DeviceFilter struct {
 	Status string
 	// FailingRule keeps devices whose verdict fails this rule.
 	FailingRule string
+	// DueBy, when not zero, keeps devices due to be judged at that time:
+	// never judged, or whose Verdict.Until is at or before it.
+	DueBy time.Time
 	// SeenBefore keeps devices last seen before it, or never seen;
 	// SeenSince keeps devices last seen at or after it. Zero: no bound.
 	SeenBefore time.Time

@@ -14,20 +14,18 @@ type JudgeStore interface {
 	SchoolStore
 }
 
-// Rejudge judges devices of a school again under its current policy at
-// now and stores their verdicts: every device when all is true (after a
-// policy change), else only those never judged (after an upgrade, when
-// devices only send heartbeats). It returns how many it judged.
-func Rejudge(ctx context.Context, s JudgeStore, schoolID uuid.UUID, all bool, now time.Time) (int, error) {
+// Rejudge judges again, under its school's current policy at now, every
+// device of the school that is due ([DeviceFilter.DueBy]): never judged
+// (after an upgrade, when devices only send heartbeats), its antivirus
+// definitions gone past the age limit since its last report, or its
+// school's policy changed. It stores their verdicts and returns how many
+// it judged.
+func Rejudge(ctx context.Context, s JudgeStore, schoolID uuid.UUID, now time.Time) (int, error) {
 	sc, err := s.FindSchoolByID(ctx, schoolID)
 	if err != nil {
 		return 0, err
 	}
-	f := DeviceFilter{SchoolIDs: []uuid.UUID{schoolID}, Limit: MaxPageSize}
-	if !all {
-		// Unjudged devices sort last by status, with the rank "3".
-		f.Sort, f.AfterKey = SortByStatus, StatusRank("")
-	}
+	f := DeviceFilter{SchoolIDs: []uuid.UUID{schoolID}, DueBy: now, Limit: MaxPageSize}
 	n := 0
 	for {
 		devices, err := s.FindDevices(ctx, f)
@@ -44,7 +42,7 @@ func Rejudge(ctx context.Context, s JudgeStore, schoolID uuid.UUID, all bool, no
 			default:
 				return n, err
 			}
-			if err := s.SetDeviceVerdict(ctx, d.ID, VerdictOf(Judge(sc.Policy, p, d.LastSeenAt, now))); err != nil {
+			if err := s.SetDeviceVerdict(ctx, d.ID, JudgeVerdict(sc.Policy, p, d.LastSeenAt, now)); err != nil {
 				return n, err
 			}
 			n++
@@ -52,8 +50,8 @@ func Rejudge(ctx context.Context, s JudgeStore, schoolID uuid.UUID, all bool, no
 		if len(devices) < f.PageLimit() {
 			return n, nil
 		}
-		last := devices[len(devices)-1]
-		f.After, f.AfterKey = last.ID, last.SortKey(f.Sort)
+		// A device judged now is no longer due, so the ID order moves on.
+		f.After = devices[len(devices)-1].ID
 	}
 }
 

@@ -34,8 +34,11 @@ type SchoolStore interface {
 	FindSchoolBySlug(ctx context.Context, slug string) (*School, error)
 	// FindSchools returns every school ordered by slug.
 	FindSchools(ctx context.Context) ([]*School, error)
-	// SetSchoolPolicy replaces a school's compliance policy. Returns
-	// EINVALID for a policy that fails [Policy.Validate] and ENOTFOUND.
+	// SetSchoolPolicy replaces a school's compliance policy and, in the
+	// same transaction, makes every verdict of the school's devices due
+	// (Verdict.Until set to the store's current time), so that the sweep
+	// judges any device the caller does not. Returns EINVALID for a policy
+	// that fails [Policy.Validate] and ENOTFOUND.
 	SetSchoolPolicy(ctx context.Context, id uuid.UUID, p Policy) error
 }
 

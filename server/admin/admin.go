@@ -161,9 +161,9 @@ func CreateEnrollToken(ctx context.Context, s inventory.Store, ca *pki.CA, r Enr
 	})
 }
 
-// ResetSignIn gives the person with email a new random password, removes
-// their two-step sign-in and recovery codes (they set it up again at their
-// next sign-in) and ends their sessions. It returns the password, which is
+// ResetSignIn ends the sessions of the person with email, gives them a
+// new random password, removes their two-step sign-in and recovery codes
+// (they set it up again at their next sign-in) and lifts any lockout. It returns the password, which is
 // shown once and stored only as a hash.
 func ResetSignIn(ctx context.Context, s interface {
 	inventory.UserStore
@@ -184,11 +184,14 @@ func ResetSignIn(ctx context.Context, s interface {
 	if err != nil {
 		return nil, "", err
 	}
+	// Sessions go first: whatever fails later, nobody stays signed in.
 	for _, step := range []func() error{
+		func() error { _, err := s.DeleteUserSessions(ctx, u.ID); return err },
 		func() error { return s.SetPassword(ctx, u.ID, hash) },
 		func() error { return s.SetTOTP(ctx, u.ID, nil, time.Time{}) },
 		func() error { return s.ReplaceRecoveryCodes(ctx, u.ID, nil) },
-		func() error { _, err := s.DeleteUserSessions(ctx, u.ID); return err },
+		func() error { return s.ClearLoginFailures(ctx, u.Email) },
+		func() error { return s.ClearLoginFailures(ctx, "totp:"+u.ID.String()) },
 	} {
 		if err := step(); err != nil {
 			return nil, "", err

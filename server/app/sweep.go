@@ -11,7 +11,8 @@ import (
 const SweepInterval = 5 * time.Minute
 
 // sweep runs the periodic work until stop is closed: it judges devices
-// that have no verdict yet (after an upgrade), marks devices not seen
+// whose verdict is due (none yet, antivirus definitions gone past the
+// limit since the last report, or a policy change), marks devices not seen
 // within their school's policy as failing seen_recently, records today's
 // compliance figures for the overview's chart, and deletes expired
 // sessions and old failed sign-ins. Every step is idempotent, so several
@@ -40,10 +41,10 @@ func (a *App) SweepOnce(ctx context.Context, now time.Time) {
 		return
 	}
 	for _, sc := range schools {
-		if n, err := inventory.Rejudge(ctx, a.Store, sc.ID, false, now); err != nil {
+		if n, err := inventory.Rejudge(ctx, a.Store, sc.ID, now); err != nil {
 			log.ErrorContext(ctx, "judge devices", "school", sc.Slug, "err", err)
 		} else if n > 0 {
-			log.InfoContext(ctx, "judged devices that had no verdict", "school", sc.Slug, "devices", n)
+			log.InfoContext(ctx, "judged devices whose verdict was due", "school", sc.Slug, "devices", n)
 		}
 		if days := sc.Policy.MaxDaysUnseen; days > 0 {
 			if _, err := a.Store.MarkUnseen(ctx, sc.ID, now.AddDate(0, 0, -days)); err != nil {

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"time"
 
@@ -278,11 +277,12 @@ func (s *Server) auditEnrolment(ctx context.Context, dev *inventory.Device, toke
 			addr = host
 		}
 	}
-	detail := fmt.Sprintf("%.200s (serial %.200s) enrolled with token %s; certificate %s", dev.Hostname, dev.Serial, tokenID, certSerial)
-	err := s.store.AppendAudit(ctx, &inventory.AuditEntry{
+	e := &inventory.AuditEntry{
 		At: now, Actor: "agent", SchoolID: dev.SchoolID, Action: "device.enroll", Record: "device/" + dev.ID.String(), Addr: addr,
-		Detail: strings.ToValidUTF8(detail, ""),
-	})
+		Detail: fmt.Sprintf("%s (serial %s) enrolled with token %s; certificate %s", dev.Hostname, dev.Serial, tokenID, certSerial),
+	}
+	e.Fit()
+	err := s.store.AppendAudit(ctx, e)
 	if err != nil {
 		s.logger.ErrorContext(ctx, "write audit entry", "action", "device.enroll", "err", err)
 	}
@@ -295,7 +295,7 @@ func (s *Server) judge(ctx context.Context, schoolID uuid.UUID, r *inventory.Rep
 	if err != nil {
 		return inventory.Verdict{}, err
 	}
-	return inventory.VerdictOf(inventory.Judge(sc.Policy, &r.Posture, now, now)), nil
+	return inventory.JudgeVerdict(sc.Policy, &r.Posture, now, now), nil
 }
 
 // seal seals recovery keys for escrow. The password is bound to its

@@ -31,6 +31,7 @@ func (s *server) auditAs(r *http.Request, u *inventory.User, e inventory.AuditEn
 	}
 	e.Addr = s.remoteAddr(r)
 	e.At = s.now()
+	e.Fit()
 	if err := s.store.AppendAudit(r.Context(), &e); err != nil {
 		s.logger.ErrorContext(r.Context(), "write audit entry", "action", e.Action, "err", err)
 	}

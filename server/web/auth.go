@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -150,7 +151,10 @@ func (s *server) loadSession(r *http.Request) (viewer, error) {
 		return viewer{}, nil
 	}
 	if now.Sub(sess.LastSeenAt) > time.Minute {
-		if err := s.store.UpdateSession(ctx, sess.ID, inventory.SessionUpdate{LastSeenAt: &now}); err != nil {
+		err := s.store.UpdateSession(ctx, sess.ID, inventory.SessionUpdate{LastSeenAt: &now})
+		if inventory.ErrorCode(err) == inventory.ENOTFOUND {
+			return viewer{}, nil // signed out in another tab meanwhile
+		} else if err != nil {
 			return viewer{}, err
 		}
 		sess.LastSeenAt = now
@@ -224,12 +228,19 @@ func (s *server) handleSignInForm() http.Handler {
 	}))
 }
 
-// safeNext returns next when it is a path on this server, else "/".
+// safeNext returns next when it is a path on this server, else "/": it
+// must parse as a bare path (no scheme, no host), start with one slash,
+// and hold no backslash or control character, which browsers would read
+// as a way to another site.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	u, err := url.Parse(next)
+	switch {
+	case err != nil, u.Scheme != "", u.Host != "", u.User != nil, u.Opaque != "",
+		!strings.HasPrefix(next, "/"), strings.HasPrefix(next, "//"),
+		strings.ContainsFunc(next, func(r rune) bool { return r == '\\' || r < 0x20 || r == 0x7f }):
 		return "/"
 	}
-	return next
+	return u.RequestURI()
 }
 
 // lockedUntil returns when key may try again, or the zero time if it may
@@ -249,20 +260,31 @@ func (s *server) handleSignIn() http.Handler {
 		page := signinPage{Email: strings.TrimSpace(r.PostFormValue("email")), Next: safeNext(r.PostFormValue("next"))}
 		addrKey := "addr:" + s.remoteAddr(r)
 		email, emailErr := inventory.NormalizeEmail(page.Email)
-		for _, k := range []struct {
-			key   string
-			limit int
-		}{{addrKey, addrFailures}, {email, lockoutFailures}} {
-			if k.key == "" {
-				continue
+		until, err := s.lockedUntil(ctx, addrKey, addrFailures)
+		if err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+		if !until.IsZero() {
+			page.Error = fmt.Sprintf("Too many failed sign-ins have come from your network, so Rollcall is not accepting sign-ins from it until %s UTC. Wait and try again; if it keeps happening, tell your technician.", until.UTC().Format("15:04"))
+			s.render(w, r, http.StatusTooManyRequests, "signin.html", "Sign in", page)
+			return
+		}
+		// The account's attempt counts before the password is checked, so
+		// guesses sent all at once cannot slip past the limit; a good
+		// sign-in clears it again.
+		if emailErr == nil {
+			if err := s.store.RecordLoginFailure(ctx, email, s.now()); err != nil {
+				s.pageError(w, r, err)
+				return
 			}
-			until, err := s.lockedUntil(ctx, k.key, k.limit)
+			until, err := s.lockedUntil(ctx, email, lockoutFailures+1)
 			if err != nil {
 				s.pageError(w, r, err)
 				return
 			}
 			if !until.IsZero() {
-				page.Error = fmt.Sprintf("Too many failed sign-ins. For your safety this account is locked until %s UTC. Wait and try again, or ask your technician to reset your password.", until.UTC().Format("15:04"))
+				page.Error = fmt.Sprintf("Too many failed sign-ins. For your safety this account is locked until %s UTC. Wait and try again, or ask your technician or headteacher to reset your sign-in.", until.UTC().Format("15:04"))
 				s.render(w, r, http.StatusTooManyRequests, "signin.html", "Sign in", page)
 				return
 			}
@@ -277,21 +299,16 @@ func (s *server) handleSignIn() http.Handler {
 				return
 			}
 		}
-		ok := false
+		right := false
 		if u != nil {
-			ok = secret.CheckPassword(u.PasswordHash, password) && !u.Disabled()
+			right = secret.CheckPassword(u.PasswordHash, password)
 		} else {
 			secret.CheckNoUser(password)
 		}
-		if !ok {
-			for _, key := range []string{addrKey, email} {
-				if key == "" {
-					continue
-				}
-				if err := s.store.RecordLoginFailure(ctx, key, s.now()); err != nil {
-					s.pageError(w, r, err)
-					return
-				}
+		if ok := right && !u.Disabled(); !ok {
+			if err := s.store.RecordLoginFailure(ctx, addrKey, s.now()); err != nil {
+				s.pageError(w, r, err)
+				return
 			}
 			failed := inventory.AuditEntry{Actor: orUnknown(email), Action: "session.signin_failed", Detail: "wrong email or password"}
 			if u != nil {
@@ -299,7 +316,7 @@ func (s *server) handleSignIn() http.Handler {
 			}
 			s.audit(r, failed)
 			page.Error = "That email address and password do not match an account. Check them and try again."
-			if u != nil && u.Disabled() {
+			if right { // only the right password learns the account is disabled
 				page.Error = "This account has been disabled. Ask your technician if you need it back."
 			}
 			s.render(w, r, http.StatusUnauthorized, "signin.html", "Sign in", page)

@@ -113,6 +113,7 @@ type devicesPage struct {
 	CSV      string // query of the CSV export
 	Total    int
 	More     bool // more than Total match
+	Paged    bool // this is not the first page
 	Error    string
 	Sorts    []sortLink
 }
@@ -163,7 +164,7 @@ func (s *server) handleDevicesPage() http.Handler {
 				base.Set(k, val)
 			}
 		}
-		page.First, page.CSV = base.Encode(), base.Encode()
+		page.First, page.CSV, page.Paged = base.Encode(), base.Encode(), f.After != uuid.Nil
 		if len(page.Devices) == f.PageLimit() {
 			next := cloneValues(base)
 			next.Set("after", encodeCursor(page.Devices[len(page.Devices)-1], f.Sort))
@@ -190,7 +191,7 @@ func cloneValues(v url.Values) url.Values {
 func (s *server) handleDevicesCSV() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		f, _, err := s.deviceListFilter(r)
+		f, lq, err := s.deviceListFilter(r)
 		if err != nil {
 			s.pageError(w, r, err)
 			return
@@ -234,7 +235,7 @@ func (s *server) handleDevicesCSV() http.Handler {
 			f.After, f.AfterKey = last.ID, last.SortKey(f.Sort)
 		}
 		cw.Flush()
-		s.audit(r, inventory.AuditEntry{Action: "device.export", Record: "devices", Detail: fmt.Sprintf("%d devices exported as CSV (%s)", n, r.URL.RawQuery)})
+		s.audit(r, inventory.AuditEntry{Action: "device.export", Record: "devices", Detail: fmt.Sprintf("%d devices exported as CSV; filters: %+v", n, lq)})
 	})
 }
 

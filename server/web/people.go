@@ -316,10 +316,11 @@ func (s *server) revokeRole(r *http.Request, u *inventory.User, g inventory.Role
 
 // invitePage is the data of the page an invited person opens.
 type invitePage struct {
-	Invite *inventory.Invite
-	School string
-	Token  string
-	Error  string
+	Invite   *inventory.Invite
+	School   string
+	Token    string
+	Error    string
+	Existing bool // the email has an account already, which keeps its password
 }
 
 // findInvite finds the invitation of the token in the path, refusing one
@@ -346,7 +347,8 @@ func (s *server) invitePage(w http.ResponseWriter, r *http.Request, status int, 
 			school = sc.Name
 		}
 	}
-	s.render(w, r, status, "invite.html", "Welcome to Rollcall", invitePage{Invite: inv, School: school, Token: r.PathValue("token"), Error: errText})
+	_, err := s.store.FindUserByEmail(r.Context(), inv.Email)
+	s.render(w, r, status, "invite.html", "Welcome to Rollcall", invitePage{Invite: inv, School: school, Token: r.PathValue("token"), Error: errText, Existing: err == nil})
 }
 
 func (s *server) handleInviteForm() http.Handler {
@@ -369,8 +371,24 @@ func (s *server) handleInviteAccept() http.Handler {
 			s.pageError(w, r, err)
 			return
 		}
+		existing, err := s.store.FindUserByEmail(r.Context(), inv.Email)
+		if err != nil && inventory.ErrorCode(err) != inventory.ENOTFOUND {
+			s.pageError(w, r, err)
+			return
+		}
+		if existing != nil && existing.Disabled() {
+			s.invitePage(w, r, http.StatusForbidden, inv, "The account for "+inv.Email+" is disabled. Ask whoever invited you to enable it first.")
+			return
+		}
 		pw := r.PostFormValue("password")
+		if existing != nil {
+			pw = secret.NewPassword() // not stored: the account keeps its own
+		}
 		switch {
+		case existing != nil:
+		case len(pw) > 72:
+			s.invitePage(w, r, http.StatusBadRequest, inv, "That password is too long: use at most 72 characters (fewer if it has accented letters).")
+			return
 		case len([]rune(pw)) < minPasswordLen:
 			s.invitePage(w, r, http.StatusBadRequest, inv, "Choose a password of at least 12 characters. A few unrelated words make a good one.")
 			return
@@ -379,13 +397,6 @@ func (s *server) handleInviteAccept() http.Handler {
 			return
 		case strings.EqualFold(pw, inv.Email):
 			s.invitePage(w, r, http.StatusBadRequest, inv, "Your password cannot be your email address.")
-			return
-		}
-		if u, err := s.store.FindUserByEmail(r.Context(), inv.Email); err == nil && u.Disabled() {
-			s.invitePage(w, r, http.StatusForbidden, inv, "The account for "+inv.Email+" is disabled. Ask whoever invited you to enable it first.")
-			return
-		} else if err != nil && inventory.ErrorCode(err) != inventory.ENOTFOUND {
-			s.pageError(w, r, err)
 			return
 		}
 		hash, err := secret.HashPassword(pw)

@@ -74,9 +74,11 @@ func (s *server) setPolicy(r *http.Request, sc *inventory.School, p inventory.Po
 	before, _ := json.Marshal(sc.Policy)
 	after, _ := json.Marshal(p)
 	s.audit(r, inventory.AuditEntry{SchoolID: sc.ID, Action: "policy.change", Record: "school/" + sc.Slug, Detail: truncate("from "+string(before)+" to "+string(after), 2000)})
-	n, err := inventory.Rejudge(ctx, s.store, sc.ID, true, s.now())
+	// The store made every verdict of the school due; judge them now, or
+	// else the sweep does within minutes.
+	n, err := inventory.Rejudge(ctx, s.store, sc.ID, s.now())
 	if err != nil {
-		return err
+		s.logger.ErrorContext(ctx, "judge devices after a policy change; the sweep will", "school", sc.Slug, "err", err)
 	}
 	s.logger.InfoContext(ctx, "policy changed", "school", sc.Slug, "by", viewerOf(ctx).user.Email, "devices_judged", n)
 	return nil

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"embed"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -23,6 +24,8 @@ var pages = func() map[string]*template.Template {
 		"ago":        ago,
 		"when":       when,
 		"ruleName":   ruleName,
+		"roleName":   roleName,
+		"doneText":   doneText,
 		"statusText": statusText,
 		"short":      func(s string) string { return truncate(s, 8) },
 		"query":      func(v url.Values) template.URL { return template.URL(v.Encode()) },
@@ -126,7 +129,8 @@ func (s *server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 		st = http.StatusInternalServerError
 	}
 	if st == http.StatusInternalServerError {
-		s.logger.ErrorContext(r.Context(), "page failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		// The pattern, not the path: an invitation's path holds its token.
+		s.logger.ErrorContext(r.Context(), "page failed", "method", r.Method, "route", r.Pattern, "err", err)
 	}
 	s.render(w, r, st, "error.html", http.StatusText(st), errorPage{Status: st, Message: inventory.ErrorMessage(err)})
 }
@@ -176,6 +180,40 @@ var ruleNames = map[string]string{
 	inventory.RuleScreenLock:   "Screen locks when idle",
 	inventory.RuleSeenRecently: "Seen recently",
 }
+
+// roleNames are the roles as people read them.
+var roleNames = map[string]string{
+	string(inventory.RoleOrgAdmin):      "Organisation admin",
+	string(inventory.RoleTechnician):    "Technician",
+	string(inventory.RoleHeadteacher):   "Headteacher",
+	string(inventory.RoleComputingLead): "Computing leader",
+	string(inventory.RoleStaff):         "Staff",
+	string(inventory.RoleLineManager):   "Line manager",
+	string(inventory.RoleAuditor):       "Auditor (governor, DSL)",
+}
+
+func roleName(role any) string {
+	r := fmt.Sprint(role)
+	if n, ok := roleNames[r]; ok {
+		return n
+	}
+	return r
+}
+
+// doneTexts are the confirmations a page shows after a change, keyed by
+// the ?done= the change redirects with; anything else shows nothing.
+var doneTexts = map[string]string{
+	"disabled":      "The account is disabled: its sessions and API tokens stop working now.",
+	"enabled":       "The account is enabled again.",
+	"role-granted":  "The role is given.",
+	"role-revoked":  "The role is removed.",
+	"token-revoked": "The token is revoked. Laptops that already enrolled with it keep working.",
+	"revoked":       "The certificate is revoked.",
+	"saved":         "Saved.",
+	"invited":       "Your account is ready.",
+}
+
+func doneText(code string) string { return doneTexts[code] }
 
 func ruleName(rule string) string {
 	if n, ok := ruleNames[rule]; ok {

@@ -40,7 +40,7 @@ func TestTemplates(t *testing.T) {
 		{"totp_setup.html", totpSetupPage{Secret: "ABCD EFGH", QR: qr, Required: true}, "ABCD EFGH"},
 		{"totp_setup.html", totpSetupPage{Codes: []string{"aaaaa-bbbbb"}, Next: "/"}, "aaaaa-bbbbb"},
 		{"error.html", errorPage{Status: 404, Message: "gone"}, "gone"},
-		{"home.html", homePage{Roles: []string{"staff"}}, "staff"},
+		{"home.html", homePage{Roles: []string{"staff"}}, "Your roles: Staff"},
 		{"overview.html", overviewPage{Counts: inventory.DeviceCounts{Total: 3, Failing: map[string]int{}}, UnseenDays: 7,
 			Tiles: []ruleTile{{Rule: inventory.RuleEncryption, Failing: 1}}, Schools: []*inventory.School{school, other},
 			Chart: complianceChart([]inventory.ComplianceDay{{SchoolID: school.ID, Day: now.Truncate(24 * time.Hour), Devices: 3, Compliant: 1, Unknown: 1, Noncompliant: 1}}, now.Truncate(24*time.Hour).AddDate(0, 0, -29), 30)},
@@ -84,6 +84,11 @@ func TestSafeNext(t *testing.T) {
 		{"https://evil.example/", "/"},
 		{"//evil.example/", "/"},
 		{"/\\evil.example", "/"},
+		{"/\t/evil.example", "/"},
+		{"/%09/evil.example", "/%09/evil.example"}, // escaped: a path on this server
+		{"/\n/evil.example", "/"},
+		{"https:/evil.example", "/"},
+		{"/devices/../audit", "/devices/../audit"},
 	} {
 		if got := safeNext(tc.in); got != tc.want {
 			t.Errorf("safeNext(%q) = %q, want %q", tc.in, got, tc.want)

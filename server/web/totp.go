@@ -43,8 +43,13 @@ func (s *server) handleTOTP() http.Handler {
 			http.Redirect(w, r, "/account/totp", http.StatusSeeOther)
 			return
 		}
+		// The attempt counts before the code is checked (see handleSignIn).
 		key := "totp:" + v.user.ID.String()
-		if until, err := s.lockedUntil(ctx, key, totpFailures); err != nil {
+		if err := s.store.RecordLoginFailure(ctx, key, s.now()); err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+		if until, err := s.lockedUntil(ctx, key, totpFailures+1); err != nil {
 			s.pageError(w, r, err)
 			return
 		} else if !until.IsZero() {
@@ -59,10 +64,6 @@ func (s *server) handleTOTP() http.Handler {
 			return
 		}
 		if !ok {
-			if err := s.store.RecordLoginFailure(ctx, key, s.now()); err != nil {
-				s.pageError(w, r, err)
-				return
-			}
 			s.audit(r, inventory.AuditEntry{Action: "session.second_factor_failed", Record: "user/" + v.user.ID.String()})
 			page.Error = "That code is not right, or was used already. Type the 6-digit code your authenticator app shows now, or one of your recovery codes."
 			s.render(w, r, http.StatusUnauthorized, "totp.html", "Two-step check", page)
@@ -211,10 +212,11 @@ func (s *server) handleTOTPSetup() http.Handler {
 			return
 		}
 		codes, hashes := secret.NewRecoveryCodes(recoveryCodes)
+		// Recovery codes first: two-step sign-in is never on without them.
 		for _, step := range []func() error{
+			func() error { return s.store.ReplaceRecoveryCodes(ctx, v.user.ID, hashes) },
 			func() error { return s.store.SetTOTP(ctx, v.user.ID, v.user.TOTPSealed, now) },
 			func() error { return s.store.UseTOTPStep(ctx, v.user.ID, step) },
-			func() error { return s.store.ReplaceRecoveryCodes(ctx, v.user.ID, hashes) },
 			func() error {
 				return s.store.UpdateSession(ctx, v.session.ID, inventory.SessionUpdate{SecondFactorAt: &now})
 			},

@@ -80,10 +80,12 @@ func audit(ctx context.Context, s inventory.AuditStore, schoolID uuid.UUID, acti
 		who = "operator " + u.Username
 	}
 	host, _ := os.Hostname()
-	err := s.AppendAudit(ctx, &inventory.AuditEntry{
+	e := &inventory.AuditEntry{
 		At: time.Now(), Actor: who + " (command line)", SchoolID: schoolID,
 		Action: action, Record: record, Addr: host, Detail: detail,
-	})
+	}
+	e.Fit()
+	err := s.AppendAudit(ctx, e)
 	if err != nil {
 		return fmt.Errorf("write audit entry: %w", err)
 	}

@@ -130,12 +130,9 @@ func (e env) userAdd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := audit(ctx, s, uuid.Nil, "user.add", "user/"+u.ID.String(), fmt.Sprintf("added %s as %s", u.Email, *role)); err != nil {
-		return err
-	}
 	fmt.Fprintf(e.stderr, "Added %s <%s> as %s. Their password, shown only now:\n", u.Name, u.Email, *role)
 	fmt.Fprintln(e.stdout, password)
-	return nil
+	return audit(ctx, s, uuid.Nil, "user.add", "user/"+u.ID.String(), fmt.Sprintf("added %s as %s", u.Email, *role))
 }
 
 // userReset gives someone who forgot their password or lost their phone
@@ -158,12 +155,9 @@ func (e env) userReset(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := audit(ctx, s, uuid.Nil, "user.reset_signin", "user/"+u.ID.String(), "new password; two-step sign-in to be set up again for "+u.Email); err != nil {
-		return err
-	}
 	fmt.Fprintf(e.stderr, "Reset %s <%s>: their sessions are ended and they set up two-step sign-in again when they next sign in. Their new password, shown only now:\n", u.Name, u.Email)
 	fmt.Fprintln(e.stdout, password)
-	return nil
+	return audit(ctx, s, uuid.Nil, "user.reset_signin", "user/"+u.ID.String(), "new password; two-step sign-in to be set up again for "+u.Email)
 }
 
 func (e env) apiTokenCreate(ctx context.Context, args []string) error {
@@ -184,11 +178,8 @@ func (e env) apiTokenCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := audit(ctx, s, uuid.Nil, "api_token.create", "user/"+*email, "API token made"); err != nil {
-		return err
-	}
 	fmt.Fprintln(e.stdout, tok)
-	return nil
+	return audit(ctx, s, uuid.Nil, "api_token.create", "user/"+*email, "API token made")
 }
 
 func (e env) enrollTokenCreate(ctx context.Context, args []string) error {
@@ -223,11 +214,8 @@ func (e env) enrollTokenCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := audit(ctx, s, uuid.Nil, "enroll_token.create", "school/"+*school, fmt.Sprintf("enrolment token for %d devices, valid %s", *uses, *ttl)); err != nil {
-		return err
-	}
 	fmt.Fprintln(e.stdout, tok)
-	return nil
+	return audit(ctx, s, uuid.Nil, "enroll_token.create", "school/"+*school, fmt.Sprintf("enrolment token for %d devices, valid %s", *uses, *ttl))
 }
 
 func (e env) schoolAdd(ctx context.Context, args []string) error {

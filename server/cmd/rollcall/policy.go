@@ -98,9 +98,9 @@ func (e env) policySet(ctx context.Context, args []string) error {
 	if err := audit(ctx, s, sc.ID, "policy.change", "school/"+sc.Slug, "to "+string(after)); err != nil {
 		return err
 	}
-	n, err := inventory.Rejudge(ctx, s, sc.ID, true, time.Now())
+	n, err := inventory.Rejudge(ctx, s, sc.ID, time.Now())
 	if err != nil {
-		return fmt.Errorf("policy changed, but judging the devices again failed (the next sweep of the server judges new reports): %w", err)
+		return fmt.Errorf("policy changed, but judging the devices again failed; the server's sweep judges them within 5 minutes: %w", err)
 	}
 	fmt.Fprintf(e.stderr, "Policy of %s changed; its %d devices were judged again and are judged by it from now on.\n", sc.Slug, n)
 	return printPolicy(e, next)

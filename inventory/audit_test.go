@@ -1,0 +1,119 @@
+package inventory_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/rollcall/rollcall/inventory"
+)
+
+func TestAuditEntryFit(t *testing.T) {
+	long := strings.Repeat("é", 800) // 1,600 bytes
+	tests := []struct {
+		name string
+		in   inventory.AuditEntry
+	}{
+		{"Short", inventory.AuditEntry{Action: "device.export", Actor: "it@school.example", Detail: "3 devices"}},
+		{"LongDetail", inventory.AuditEntry{Action: "device.export", Actor: "it@school.example", Detail: long}},
+		{"LongEverything", inventory.AuditEntry{Action: long, Actor: long, Record: long, Addr: long, Detail: long}},
+		{"BadText", inventory.AuditEntry{Action: "a\x00b", Actor: "x\xffy", Detail: "\x00"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := tc.in
+			e.At = time.Now()
+			e.Fit()
+			if err := e.Validate(); err != nil {
+				t.Fatalf("after Fit, Validate = %v", err)
+			}
+			for _, s := range []string{e.Action, e.Actor, e.Record, e.Addr, e.Detail} {
+				if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+					t.Errorf("field %q is not clean text", s)
+				}
+			}
+			if len(tc.in.Detail) > 1000 && !strings.HasSuffix(e.Detail, "(cut)") {
+				t.Errorf("a cut detail does not say so: %q", e.Detail[len(e.Detail)-20:])
+			}
+			if tc.name == "Short" && (e.Action != tc.in.Action || e.Actor != tc.in.Actor || e.Detail != tc.in.Detail) {
+				t.Errorf("Fit changed an entry that fitted: %+v", e)
+			}
+		})
+	}
+}
+
+// chain is an audit log in memory, for VerifyAudit.
+type chain []*inventory.AuditEntry
+
+func (c chain) AppendAudit(context.Context, *inventory.AuditEntry) error { return errors.New("read-only") }
+func (c chain) FindAudit(context.Context, inventory.AuditFilter) ([]*inventory.AuditEntry, error) {
+	return nil, errors.New("unused")
+}
+func (c chain) WalkAudit(_ context.Context, fn func(*inventory.AuditEntry) error) error {
+	for _, e := range c {
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func newChain(n int) chain {
+	var c chain
+	var prev []byte
+	for i := range n {
+		e := &inventory.AuditEntry{Seq: int64(i + 1), At: time.Date(2026, 12, 1, 9, i, 0, 0, time.UTC), Actor: "it@school.example", Action: "session.signin", PrevHash: prev}
+		e.Hash = e.ComputeHash()
+		prev = e.Hash
+		c = append(c, e)
+	}
+	return c
+}
+
+func TestVerifyAudit(t *testing.T) {
+	tests := []struct {
+		name    string
+		tamper  func(c chain) chain
+		wantN   int64
+		wantSeq int64 // 0: intact
+		reason  string
+	}{
+		{"Intact", func(c chain) chain { return c }, 5, 0, ""},
+		{"Empty", func(chain) chain { return nil }, 0, 0, ""},
+		{"Changed", func(c chain) chain { c[2].Detail = "edited"; return c }, 2, 3, "changed"},
+		{"Removed", func(c chain) chain { return append(c[:2:2], c[3:]...) }, 2, 3, "removed"},
+		{"RemovedFirst", func(c chain) chain { return c[1:] }, 0, 1, "removed"},
+		{"Duplicated", func(c chain) chain { return append(c[:3:3], c[2:]...) }, 3, 3, "twice"},
+		{"Reordered", func(c chain) chain {
+			c[1], c[2] = c[2], c[1]
+			c[1].Seq, c[2].Seq = 2, 3
+			return c
+		}, 1, 2, "changed"},
+		{"Relinked", func(c chain) chain {
+			// An entry rewritten with its own hash recomputed, but not the next one's link.
+			c[2].Detail = "edited"
+			c[2].Hash = c[2].ComputeHash()
+			return c
+		}, 3, 4, "does not follow entry 3"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := inventory.VerifyAudit(context.Background(), tc.tamper(newChain(5)))
+			var brk *inventory.AuditBreak
+			switch {
+			case tc.wantSeq == 0 && err != nil:
+				t.Fatalf("VerifyAudit = %v, want intact", err)
+			case tc.wantSeq != 0 && !errors.As(err, &brk):
+				t.Fatalf("VerifyAudit = %d, %v; want a break at %d", n, err, tc.wantSeq)
+			case tc.wantSeq != 0 && (brk.Seq != tc.wantSeq || !strings.Contains(brk.Reason, tc.reason)):
+				t.Errorf("break at %d (%s), want %d (%s)", brk.Seq, brk.Reason, tc.wantSeq, tc.reason)
+			}
+			if n != tc.wantN {
+				t.Errorf("checked %d entries, want %d", n, tc.wantN)
+			}
+		})
+	}
+}
