@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -211,6 +212,32 @@ func TestSignIn(t *testing.T) {
 			code, _, page := b.do("POST", "/signin", url.Values{"email": {"locked@school.example"}, "password": {"guess"}})
 			if code != http.StatusTooManyRequests || !strings.Contains(page, "locked until") {
 				t.Errorf("sixth try = %d:\n%.300s", code, page)
+			}
+		})
+
+		t.Run("GuessesAllAtOnce", func(t *testing.T) {
+			person(t, h, "rushed@school.example", inventory.RoleStaff, "")
+			codes := make([]int, 20)
+			var wg sync.WaitGroup
+			for i := range codes {
+				wg.Go(func() {
+					b := newBrowser(t, h)
+					codes[i], _, _ = b.do("POST", "/signin", url.Values{"email": {"rushed@school.example"}, "password": {fmt.Sprintf("guess-%d", i)}})
+				})
+			}
+			wg.Wait()
+			checked := 0
+			for _, c := range codes {
+				switch c {
+				case http.StatusUnauthorized:
+					checked++
+				case http.StatusTooManyRequests:
+				default:
+					t.Errorf("a guess answered %d", c)
+				}
+			}
+			if checked > 5 {
+				t.Errorf("%d of 20 simultaneous guesses had their password checked, want at most 5", checked)
 			}
 		})
 
