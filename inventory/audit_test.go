@@ -48,7 +48,9 @@ func TestAuditEntryFit(t *testing.T) {
 // chain is an audit log in memory, for VerifyAudit.
 type chain []*inventory.AuditEntry
 
-func (c chain) AppendAudit(context.Context, *inventory.AuditEntry) error { return errors.New("read-only") }
+func (c chain) AppendAudit(context.Context, *inventory.AuditEntry) error {
+	return errors.New("read-only")
+}
 func (c chain) FindAudit(context.Context, inventory.AuditFilter) ([]*inventory.AuditEntry, error) {
 	return nil, errors.New("unused")
 }

@@ -149,8 +149,8 @@ func (db *DB) SetDeviceVerdict(ctx context.Context, id uuid.UUID, v inventory.Ve
 	}
 	return db.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE devices SET
-				verdict_status = $1, verdict_failing = $2, verdict_unknown = $3
-			WHERE id = $4`, sv.status, sv.failing, sv.unknown, id)
+				verdict_status = $1, verdict_failing = $2, verdict_unknown = $3, verdict_until = $4
+			WHERE id = $5`, sv.status, sv.failing, sv.unknown, encodeTime(sv.until), id)
 		if err != nil {
 			return fmt.Errorf("update verdict: %w", err)
 		}
@@ -167,7 +167,8 @@ func (db *DB) SetDeviceVerdict(ctx context.Context, id uuid.UUID, v inventory.Ve
 // its unknown rules), and returns how many it changed. A device never
 // seen, or not judged yet, is left alone: its verdict already says that
 // nothing is known of it, and a verdict made of seen_recently alone would
-// turn compliant at its next heartbeat without ever being judged.
+// turn compliant at its next heartbeat without ever being judged. The
+// verdict's Until is left as it is.
 func (db *DB) MarkUnseen(ctx context.Context, schoolID uuid.UUID, before time.Time) (int, error) {
 	var n int64
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
@@ -350,6 +351,14 @@ func (q *deviceQuery) filter(a *sqlArgs) []string {
 	}
 	if !f.SeenSince.IsZero() {
 		where = append(where, "last_seen_at >= "+a.add(encodeTime(f.SeenSince)))
+	}
+	// When few of a school's devices are due, PostgreSQL reads the two
+	// terms from two indexes, devices_school_by_status (never judged) and
+	// devices_school_until, and sorts what they find, so that the sweep
+	// reads only the devices that are due; when most are, as after a
+	// policy change, it walks the ID order instead.
+	if !f.DueBy.IsZero() {
+		where = append(where, "(status_rank = 3 OR verdict_until <= "+a.add(encodeTime(f.DueBy))+")")
 	}
 	return where
 }
@@ -569,13 +578,14 @@ func (db *DB) CountDevicesUpTo(ctx context.Context, f inventory.DeviceFilter, ma
 }
 
 // recordHeartbeat moves last_seen_at when the hash matches the stored one,
-// and clears a seen_recently failure or unknown from the stored verdict.
+// and clears a seen_recently failure or unknown from the stored verdict,
+// keeping its Until.
 func recordHeartbeat(ctx context.Context, tx pgx.Tx, c inventory.CheckIn) error {
 	var sv storedVerdict
 	err := tx.QueryRow(ctx, `UPDATE devices SET last_seen_at = $1
 		WHERE id = $2 AND report_hash = $3 AND report_hash <> ''
-		RETURNING verdict_status, verdict_failing, verdict_unknown`,
-		encodeTime(c.At), c.DeviceID, c.Hash).Scan(&sv.status, &sv.failing, &sv.unknown)
+		RETURNING verdict_status, verdict_failing, verdict_unknown, verdict_until`,
+		encodeTime(c.At), c.DeviceID, c.Hash).Scan(&sv.status, &sv.failing, &sv.unknown, timeScanner{&sv.until})
 	if isNoRows(err) {
 		if _, err := findDeviceByID(ctx, tx, c.DeviceID); err != nil {
 			return err
@@ -592,6 +602,7 @@ func recordHeartbeat(ctx context.Context, tx pgx.Tx, c inventory.CheckIn) error 
 	if err != nil {
 		return err
 	}
+	// verdict_until is not written: Seen keeps the stored Until.
 	if _, err := tx.Exec(ctx, `UPDATE devices SET
 			verdict_status = $1, verdict_failing = $2, verdict_unknown = $3
 		WHERE id = $4`, seen.status, seen.failing, seen.unknown, c.DeviceID); err != nil {
@@ -616,12 +627,12 @@ func recordReport(ctx context.Context, tx pgx.Tx, c inventory.CheckIn) error {
 			hostname = $1, make = $2, model = $3, serial = $4, os_name = $5, os_version = $6,
 			hardware = $7, report_hash = $8, last_seen_at = $9, updated_at = $9,
 			hostname_key = $10, serial_key = $11, logged_in_user = $12,
-			verdict_status = $13, verdict_failing = $14, verdict_unknown = $15
-		WHERE id = $16`,
+			verdict_status = $13, verdict_failing = $14, verdict_unknown = $15, verdict_until = $16
+		WHERE id = $17`,
 		h.Hostname, h.Make, h.Model, h.Serial, h.OSName, h.OSVersion,
 		hw, c.Hash, encodeTime(c.At),
 		strings.ToLower(h.Hostname), strings.ToLower(h.Serial), strings.ToLower(h.LoggedInUser),
-		sv.status, sv.failing, sv.unknown, c.DeviceID)
+		sv.status, sv.failing, sv.unknown, encodeTime(sv.until), c.DeviceID)
 	if what, ok := uniqueViolation(err); ok && what == "devices_school_serial_key" {
 		return inventory.Errorf(inventory.ECONFLICT, "serial number %s belongs to another device in this school", h.Serial)
 	} else if err != nil {
@@ -661,7 +672,7 @@ func insertPosture(ctx context.Context, tx pgx.Tx, deviceID uuid.UUID, hash stri
 
 const deviceColumns = `id, school_id, hostname, make, model, serial, os_name, os_version,
 	hardware, report_hash, last_seen_at, created_at, updated_at,
-	verdict_status, verdict_failing, verdict_unknown`
+	verdict_status, verdict_failing, verdict_unknown, verdict_until`
 
 func scanDevice(row pgx.Row) (*inventory.Device, error) {
 	var (
@@ -671,7 +682,7 @@ func scanDevice(row pgx.Row) (*inventory.Device, error) {
 	)
 	err := row.Scan(&d.ID, &d.SchoolID, &d.Hostname, &d.Make, &d.Model, &d.Serial, &d.OSName, &d.OSVersion,
 		&hw, &d.ReportHash, timeScanner{&d.LastSeenAt}, timeScanner{&d.CreatedAt}, timeScanner{&d.UpdatedAt},
-		&sv.status, &sv.failing, &sv.unknown)
+		&sv.status, &sv.failing, &sv.unknown, timeScanner{&sv.until})
 	if err != nil {
 		return nil, fmt.Errorf("scan device: %w", err)
 	}
@@ -683,10 +694,12 @@ func scanDevice(row pgx.Row) (*inventory.Device, error) {
 }
 
 // storedVerdict is a verdict as the devices table holds it: the status,
-// and the failing and unknown rules as arrays, empty (not NULL) for none.
+// the failing and unknown rules as arrays, empty (not NULL) for none, and
+// Until in UTC to the microsecond (zero, stored as NULL, for none).
 type storedVerdict struct {
 	status           string
 	failing, unknown []string
+	until            time.Time
 }
 
 // encodeVerdict checks v and returns it as stored. Returns EINVALID for an
@@ -721,13 +734,14 @@ func encodeVerdict(v inventory.Verdict) (storedVerdict, error) {
 		status:  v.Status,
 		failing: sortRules(append([]string{}, v.Failing...)),
 		unknown: sortRules(append([]string{}, v.Unknown...)),
+		until:   utc(v.Until),
 	}, nil
 }
 
 // decode returns the verdict sv holds, each list in the order of
 // [inventory.Rules] and nil when empty.
 func (sv storedVerdict) decode() inventory.Verdict {
-	v := inventory.Verdict{Status: sv.status}
+	v := inventory.Verdict{Status: sv.status, Until: sv.until}
 	if len(sv.failing) > 0 {
 		v.Failing = sortRules(sv.failing)
 	}

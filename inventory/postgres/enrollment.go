@@ -180,8 +180,8 @@ func enrollDevice(ctx context.Context, tx pgx.Tx, r *inventory.EnrollRequest, e 
 			(id, school_id, hostname, make, model, serial, os_name, os_version,
 			hardware, report_hash, last_seen_at, created_at, updated_at,
 			hostname_key, serial_key, logged_in_user,
-			verdict_status, verdict_failing, verdict_unknown)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $11, $12, $13, $14, $15, $16, $17)
+			verdict_status, verdict_failing, verdict_unknown, verdict_until)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $11, $12, $13, $14, $15, $16, $17, $18)
 		ON CONFLICT (school_id, serial) WHERE serial <> '' DO UPDATE SET
 			hostname = excluded.hostname, make = excluded.make, model = excluded.model,
 			os_name = excluded.os_name, os_version = excluded.os_version,
@@ -189,12 +189,12 @@ func enrollDevice(ctx context.Context, tx pgx.Tx, r *inventory.EnrollRequest, e 
 			last_seen_at = excluded.last_seen_at, updated_at = excluded.updated_at,
 			hostname_key = excluded.hostname_key, logged_in_user = excluded.logged_in_user,
 			verdict_status = excluded.verdict_status, verdict_failing = excluded.verdict_failing,
-			verdict_unknown = excluded.verdict_unknown
+			verdict_unknown = excluded.verdict_unknown, verdict_until = excluded.verdict_until
 		RETURNING `+deviceColumns,
 		id, tok.SchoolID, h.Hostname, h.Make, h.Model, h.Serial, h.OSName, h.OSVersion,
 		hw, r.ReportHash, encodeTime(r.At),
 		strings.ToLower(h.Hostname), strings.ToLower(h.Serial), strings.ToLower(h.LoggedInUser),
-		sv.status, sv.failing, sv.unknown))
+		sv.status, sv.failing, sv.unknown, encodeTime(sv.until)))
 	if err != nil {
 		return nil, fmt.Errorf("upsert device: %w", err)
 	}

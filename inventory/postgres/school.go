@@ -118,8 +118,10 @@ func scanSchool(row pgx.Row) (*inventory.School, error) {
 	return &s, nil
 }
 
-// SetSchoolPolicy replaces a school's compliance policy. Returns EINVALID
-// for a policy that fails [inventory.Policy.Validate] and ENOTFOUND.
+// SetSchoolPolicy replaces a school's compliance policy and, in the same
+// transaction, makes the verdict of every device of the school due: its
+// Until becomes the store's current time. Returns EINVALID for a policy
+// that fails [inventory.Policy.Validate] and ENOTFOUND.
 func (db *DB) SetSchoolPolicy(ctx context.Context, id uuid.UUID, p inventory.Policy) error {
 	if err := p.Validate(); err != nil {
 		return err
@@ -135,6 +137,10 @@ func (db *DB) SetSchoolPolicy(ctx context.Context, id uuid.UUID, p inventory.Pol
 		}
 		if tag.RowsAffected() == 0 {
 			return inventory.Errorf(inventory.ENOTFOUND, "school %s not found", id)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE devices SET verdict_until = $1 WHERE school_id = $2`,
+			encodeTime(db.now()), id); err != nil {
+			return fmt.Errorf("make verdicts due: %w", err)
 		}
 		return nil
 	})

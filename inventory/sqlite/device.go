@@ -151,8 +151,9 @@ func (db *DB) SetDeviceVerdict(ctx context.Context, id uuid.UUID, v inventory.Ve
 	}
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE devices SET
-				verdict_status = ?, status_rank = ?, verdict_failing = ?, verdict_unknown = ?
-			WHERE id = ?`, sv.status, sv.rank(), sv.failing, sv.unknown, id)
+				verdict_status = ?, status_rank = ?, verdict_failing = ?, verdict_unknown = ?,
+				verdict_until = ?
+			WHERE id = ?`, sv.status, sv.rank(), sv.failing, sv.unknown, encodeTime(sv.until), id)
 		if err != nil {
 			return fmt.Errorf("update verdict: %w", err)
 		}
@@ -171,7 +172,8 @@ func (db *DB) SetDeviceVerdict(ctx context.Context, id uuid.UUID, v inventory.Ve
 // its unknown rules), and returns how many it changed. A device never
 // seen, or not judged yet, is left alone: its verdict already says that
 // nothing is known of it, and a verdict made of seen_recently alone would
-// turn compliant at its next heartbeat without ever being judged.
+// turn compliant at its next heartbeat without ever being judged. The
+// verdict's Until is left as it is.
 func (db *DB) MarkUnseen(ctx context.Context, schoolID uuid.UUID, before time.Time) (int, error) {
 	var n int64
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
@@ -334,12 +336,28 @@ func (q *deviceQuery) filter(a *sqlArgs) []string {
 		f     = q.f
 		where []string
 	)
-	if f.SchoolIDs != nil {
+	inSchools := func() string {
 		marks := make([]string, len(f.SchoolIDs))
 		for i, id := range f.SchoolIDs {
 			marks[i] = a.add(id)
 		}
-		where = append(where, "school_id IN ("+strings.Join(marks, ", ")+")")
+		return "school_id IN (" + strings.Join(marks, ", ") + ")"
+	}
+	switch {
+	case !f.DueBy.IsZero() && f.SchoolIDs != nil:
+		// The school is repeated in each term, so that SQLite, which has
+		// no statistics, reads the due devices from two indexes,
+		// devices_school_by_status (never judged) and
+		// devices_school_until, and sorts what it finds, instead of
+		// walking the whole school in the order's index: the sweep reads
+		// only the devices that are due. (After a policy change, when all
+		// are, each page reads and sorts all that are left.)
+		where = append(where, "("+inSchools()+" AND status_rank = 3 OR "+
+			inSchools()+" AND verdict_until <= "+a.add(encodeTime(f.DueBy))+")")
+	case !f.DueBy.IsZero():
+		where = append(where, "(status_rank = 3 OR verdict_until <= "+a.add(encodeTime(f.DueBy))+")")
+	case f.SchoolIDs != nil:
+		where = append(where, inSchools())
 	}
 	if f.Search != "" {
 		p := containsPattern(f.Search)
@@ -582,13 +600,14 @@ func (db *DB) CountDevicesUpTo(ctx context.Context, f inventory.DeviceFilter, ma
 }
 
 // recordHeartbeat moves last_seen_at when the hash matches the stored one,
-// and clears a seen_recently failure or unknown from the stored verdict.
+// and clears a seen_recently failure or unknown from the stored verdict,
+// keeping its Until.
 func recordHeartbeat(ctx context.Context, tx *sql.Tx, c inventory.CheckIn) error {
 	var sv storedVerdict
 	err := tx.QueryRowContext(ctx, `UPDATE devices SET last_seen_at = ?
 		WHERE id = ? AND report_hash = ? AND report_hash <> ''
-		RETURNING verdict_status, verdict_failing, verdict_unknown`,
-		encodeTime(c.At), c.DeviceID, c.Hash).Scan(&sv.status, &sv.failing, &sv.unknown)
+		RETURNING verdict_status, verdict_failing, verdict_unknown, verdict_until`,
+		encodeTime(c.At), c.DeviceID, c.Hash).Scan(&sv.status, &sv.failing, &sv.unknown, timeScanner{&sv.until})
 	if errors.Is(err, sql.ErrNoRows) {
 		if _, err := findDeviceByID(ctx, tx, c.DeviceID); err != nil {
 			return err
@@ -605,6 +624,7 @@ func recordHeartbeat(ctx context.Context, tx *sql.Tx, c inventory.CheckIn) error
 	if err != nil {
 		return err
 	}
+	// verdict_until is not written: Seen keeps the stored Until.
 	if _, err := tx.ExecContext(ctx, `UPDATE devices SET
 			verdict_status = ?, status_rank = ?, verdict_failing = ?, verdict_unknown = ?
 		WHERE id = ?`, seen.status, seen.rank(), seen.failing, seen.unknown, c.DeviceID); err != nil {
@@ -629,12 +649,13 @@ func recordReport(ctx context.Context, tx *sql.Tx, c inventory.CheckIn) error {
 			hostname = ?, make = ?, model = ?, serial = ?, os_name = ?, os_version = ?,
 			hardware = ?, report_hash = ?, last_seen_at = ?, updated_at = ?,
 			hostname_key = ?, serial_key = ?, logged_in_user = ?,
-			verdict_status = ?, status_rank = ?, verdict_failing = ?, verdict_unknown = ?
+			verdict_status = ?, status_rank = ?, verdict_failing = ?, verdict_unknown = ?,
+			verdict_until = ?
 		WHERE id = ?`,
 		h.Hostname, h.Make, h.Model, h.Serial, h.OSName, h.OSVersion,
 		string(hw), c.Hash, encodeTime(c.At), encodeTime(c.At),
 		strings.ToLower(h.Hostname), strings.ToLower(h.Serial), strings.ToLower(h.LoggedInUser),
-		sv.status, sv.rank(), sv.failing, sv.unknown, c.DeviceID)
+		sv.status, sv.rank(), sv.failing, sv.unknown, encodeTime(sv.until), c.DeviceID)
 	if what, ok := uniqueViolation(err); ok && isSerialClash(what) {
 		return inventory.Errorf(inventory.ECONFLICT, "serial number %s belongs to another device in this school", h.Serial)
 	} else if err != nil {
@@ -676,7 +697,7 @@ func insertPosture(ctx context.Context, tx *sql.Tx, deviceID uuid.UUID, hash str
 
 const deviceColumns = `id, school_id, hostname, make, model, serial, os_name, os_version,
 	hardware, report_hash, last_seen_at, created_at, updated_at,
-	verdict_status, verdict_failing, verdict_unknown`
+	verdict_status, verdict_failing, verdict_unknown, verdict_until`
 
 func scanDevice(row rowScanner) (*inventory.Device, error) {
 	var (
@@ -686,7 +707,7 @@ func scanDevice(row rowScanner) (*inventory.Device, error) {
 	)
 	err := row.Scan(&d.ID, &d.SchoolID, &d.Hostname, &d.Make, &d.Model, &d.Serial, &d.OSName, &d.OSVersion,
 		&hw, &d.ReportHash, timeScanner{&d.LastSeenAt}, timeScanner{&d.CreatedAt}, timeScanner{&d.UpdatedAt},
-		&sv.status, &sv.failing, &sv.unknown)
+		&sv.status, &sv.failing, &sv.unknown, timeScanner{&sv.until})
 	if err != nil {
 		return nil, fmt.Errorf("scan device: %w", err)
 	}
@@ -704,9 +725,11 @@ func isSerialClash(what string) bool {
 }
 
 // storedVerdict is a verdict as the devices table holds it: the status,
-// and the failing and unknown rules as ",rule,rule," text ("" for none).
+// the failing and unknown rules as ",rule,rule," text ("" for none), and
+// Until in UTC to the microsecond (zero, stored as NULL, for none).
 type storedVerdict struct {
 	status, failing, unknown string
+	until                    time.Time
 }
 
 // encodeVerdict checks v and returns it as stored. Returns EINVALID for an
@@ -737,7 +760,7 @@ func encodeVerdict(v inventory.Verdict) (storedVerdict, error) {
 		}
 		seen[r] = true
 	}
-	return storedVerdict{status: v.Status, failing: joinRules(v.Failing), unknown: joinRules(v.Unknown)}, nil
+	return storedVerdict{status: v.Status, failing: joinRules(v.Failing), unknown: joinRules(v.Unknown), until: utc(v.Until)}, nil
 }
 
 // rank returns the status order's key of sv's status.
@@ -755,7 +778,7 @@ func joinRules(rules []string) string {
 // decode returns the verdict sv holds, each list in the order of
 // [inventory.Rules] and nil when empty.
 func (sv storedVerdict) decode() inventory.Verdict {
-	return inventory.Verdict{Status: sv.status, Failing: splitRules(sv.failing), Unknown: splitRules(sv.unknown)}
+	return inventory.Verdict{Status: sv.status, Failing: splitRules(sv.failing), Unknown: splitRules(sv.unknown), Until: sv.until}
 }
 
 // splitRules reads ",rule,rule," text.

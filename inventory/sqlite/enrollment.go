@@ -184,8 +184,8 @@ func enrollDevice(ctx context.Context, tx *sql.Tx, r *inventory.EnrollRequest, e
 			(id, school_id, hostname, make, model, serial, os_name, os_version,
 			hardware, report_hash, last_seen_at, created_at, updated_at,
 			hostname_key, serial_key, logged_in_user,
-			verdict_status, status_rank, verdict_failing, verdict_unknown)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			verdict_status, status_rank, verdict_failing, verdict_unknown, verdict_until)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (school_id, serial) WHERE serial <> '' DO UPDATE SET
 			hostname = excluded.hostname, make = excluded.make, model = excluded.model,
 			os_name = excluded.os_name, os_version = excluded.os_version,
@@ -194,12 +194,12 @@ func enrollDevice(ctx context.Context, tx *sql.Tx, r *inventory.EnrollRequest, e
 			hostname_key = excluded.hostname_key, logged_in_user = excluded.logged_in_user,
 			verdict_status = excluded.verdict_status, status_rank = excluded.status_rank,
 			verdict_failing = excluded.verdict_failing,
-			verdict_unknown = excluded.verdict_unknown
+			verdict_unknown = excluded.verdict_unknown, verdict_until = excluded.verdict_until
 		RETURNING `+deviceColumns,
 		id, tok.SchoolID, h.Hostname, h.Make, h.Model, h.Serial, h.OSName, h.OSVersion,
 		string(hw), r.ReportHash, at, at, at,
 		strings.ToLower(h.Hostname), strings.ToLower(h.Serial), strings.ToLower(h.LoggedInUser),
-		sv.status, sv.rank(), sv.failing, sv.unknown))
+		sv.status, sv.rank(), sv.failing, sv.unknown, encodeTime(sv.until)))
 	if err != nil {
 		return nil, fmt.Errorf("upsert device: %w", err)
 	}

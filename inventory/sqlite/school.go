@@ -122,8 +122,10 @@ func scanSchool(row rowScanner) (*inventory.School, error) {
 	return &s, nil
 }
 
-// SetSchoolPolicy replaces a school's compliance policy. Returns EINVALID
-// for a policy that fails [inventory.Policy.Validate] and ENOTFOUND.
+// SetSchoolPolicy replaces a school's compliance policy and, in the same
+// transaction, makes the verdict of every device of the school due: its
+// Until becomes the store's current time. Returns EINVALID for a policy
+// that fails [inventory.Policy.Validate] and ENOTFOUND.
 func (db *DB) SetSchoolPolicy(ctx context.Context, id uuid.UUID, p inventory.Policy) error {
 	if err := p.Validate(); err != nil {
 		return err
@@ -141,6 +143,10 @@ func (db *DB) SetSchoolPolicy(ctx context.Context, id uuid.UUID, p inventory.Pol
 			return err
 		} else if n == 0 {
 			return inventory.Errorf(inventory.ENOTFOUND, "school %s not found", id)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE devices SET verdict_until = ? WHERE school_id = ?`,
+			encodeTime(db.now()), id); err != nil {
+			return fmt.Errorf("make verdicts due: %w", err)
 		}
 		return nil
 	})

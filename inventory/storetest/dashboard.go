@@ -34,39 +34,61 @@ type fleetSpec struct {
 	host, serial, user   string
 	seen                 time.Duration // last seen at t0 plus this
 	verdict              inventory.Verdict
-	renamedFrom, oldUser string // set: enrolled with these, then renamed by a full report
+	until                time.Duration // the verdict's Until is t0 plus this; 0: none
+	renamedFrom, oldUser string        // set: enrolled with these, then renamed by a full report
+}
+
+// fleetDueBy is the DueBy of the fleet cases: devices whose verdict's
+// Until is at most an hour after t0 are due then.
+var fleetDueBy = ts(t0.Add(time.Hour))
+
+// verdictGiven returns sp's verdict with its Until, given in another
+// zone and with nanoseconds, which the stores drop.
+func (sp fleetSpec) verdictGiven() inventory.Verdict {
+	v := sp.verdict
+	if sp.until != 0 {
+		v.Until = t0.Add(sp.until).In(time.FixedZone("UTC-3", -3*3600))
+	}
+	return v
+}
+
+// verdictStored returns sp's verdict as the stores read it back.
+func (sp fleetSpec) verdictStored() inventory.Verdict {
+	v := sp.verdictGiven()
+	v.Until = ts(v.Until)
+	return v
 }
 
 // fleetSpecs have ties in every key, devices without a hostname or
 // serial, wildcards and non-ASCII letters, over three schools.
 var fleetSpecs = []fleetSpec{
-	{school: 0, host: "Lab-01", serial: "SN-A1", user: "Pupil1", seen: 0, verdict: vCompliant},
+	{school: 0, host: "Lab-01", serial: "SN-A1", user: "Pupil1", seen: 0, verdict: vCompliant, until: -2 * time.Hour},
 	{school: 0, host: "lab-01", serial: "sn-a2", user: "pupil2", seen: 0, verdict: vEncryption},
-	{school: 0, host: "", serial: "SN-A3", seen: time.Hour, verdict: vUnknownLS},
-	{school: 0, host: "lab_02", serial: "", user: "teacher", seen: 2 * time.Hour, verdict: vNotJudged},
-	{school: 0, host: "Lab%03", serial: "", seen: 2 * time.Hour, verdict: vCompliant},
+	{school: 0, host: "", serial: "SN-A3", seen: time.Hour, verdict: vUnknownLS, until: time.Hour},
+	{school: 0, host: "lab_02", serial: "", user: "teacher", seen: 2 * time.Hour, verdict: vNotJudged, until: 5 * time.Hour},
+	{school: 0, host: "Lab%03", serial: "", seen: 2 * time.Hour, verdict: vCompliant, until: 5 * time.Hour},
 	{school: 0, host: "Zeta", serial: "SN-A6", user: "Pupil10", seen: -48 * time.Hour, verdict: vAVUnseen},
-	{school: 0, host: "", serial: "", user: "x", seen: 3 * time.Hour, verdict: vCompliant},
-	{school: 1, host: "LAB-01", serial: "SN-A1", user: "PUPIL1", seen: 0, verdict: vCompliant},
-	{school: 1, host: "alpha", serial: "SN-B2", seen: 5 * time.Hour, verdict: vUnknownSR},
-	{school: 1, host: "Beta", serial: "sn-b3", user: "Teacher", seen: 5 * time.Hour, verdict: vEncLock},
+	{school: 0, host: "", serial: "", user: "x", seen: 3 * time.Hour, verdict: vCompliant, until: time.Hour + time.Microsecond},
+	{school: 1, host: "LAB-01", serial: "SN-A1", user: "PUPIL1", seen: 0, verdict: vCompliant, until: time.Hour},
+	{school: 1, host: "alpha", serial: "SN-B2", seen: 5 * time.Hour, verdict: vUnknownSR, until: 48 * time.Hour},
+	{school: 1, host: "Beta", serial: "sn-b3", user: "Teacher", seen: 5 * time.Hour, verdict: vEncLock, until: -time.Hour},
 	{school: 1, host: "beta", serial: "SN-B3", seen: 5 * time.Hour, verdict: vEncryption},
 	{school: 1, host: "", serial: "SN-B4", seen: -24 * time.Hour, verdict: vNotJudged},
-	{school: 1, host: "gamma", serial: "", user: "pupil3", seen: 6 * time.Hour, verdict: vCompliant,
+	{school: 1, host: "gamma", serial: "", user: "pupil3", seen: 6 * time.Hour, verdict: vCompliant, until: -3 * time.Hour,
 		renamedFrom: "AAA-old", oldUser: "olduser"},
 	{school: 2, host: "Ärger", serial: "ÄB-1", user: "Ülrich", seen: 7 * time.Hour, verdict: vUnknown2},
-	{school: 2, host: "ärger", serial: "äb-2", seen: 7 * time.Hour, verdict: vCompliant},
-	{school: 2, host: "delta", serial: "SN-C3", seen: 8 * time.Hour, verdict: vLock},
+	{school: 2, host: "ärger", serial: "äb-2", seen: 7 * time.Hour, verdict: vCompliant, until: 2 * time.Hour},
+	{school: 2, host: "delta", serial: "SN-C3", seen: 8 * time.Hour, verdict: vLock, until: -5 * time.Hour},
 	{school: 2, host: "Delta", serial: "SN-C4", seen: 8 * time.Hour, verdict: vNotJudged},
-	{school: 2, host: "epsilon", serial: "SN-C5", seen: 0, verdict: vCompliant},
+	{school: 2, host: "epsilon", serial: "SN-C5", seen: 0, verdict: vCompliant, until: time.Hour},
 	{school: 2, host: "", serial: "", seen: 9 * time.Hour, verdict: vEncryption},
 	{school: 2, host: "omega", serial: "SN-C7", seen: 10 * time.Hour, verdict: vUnknownLS},
-	{school: 0, host: "lab-04", serial: "SN-A8", seen: 10 * time.Hour, verdict: vCompliant},
+	{school: 0, host: "lab-04", serial: "SN-A8", seen: 10 * time.Hour, verdict: vCompliant, until: -30 * time.Hour},
 	{school: 0, host: "lab-05", serial: "SN-A9", seen: 11 * time.Hour, verdict: vUnseen},
-	{school: 1, host: "kappa", serial: "SN-B8", seen: 12 * time.Hour, verdict: vCompliant},
-	{school: 1, host: "lambda", serial: "sn-b9", seen: 12 * time.Hour, verdict: vNotJudged},
-	{school: 2, host: "mu", serial: "SN-C9", seen: time.Hour, verdict: vUnknownAV},
-	{school: 2, host: "Nu", serial: "", seen: time.Hour, verdict: vCompliant},
+	{school: 1, host: "kappa", serial: "SN-B8", seen: 12 * time.Hour, verdict: vCompliant, until: 3 * time.Hour},
+	{school: 1, host: "lambda", serial: "sn-b9", seen: 12 * time.Hour, verdict: vNotJudged, until: -time.Hour},
+	{school: 2, host: "mu", serial: "SN-C9", seen: time.Hour, verdict: vUnknownAV, until: 9 * time.Hour},
+	{school: 2, host: "Nu", serial: "", seen: time.Hour, verdict: vCompliant, until: time.Hour - time.Microsecond},
 }
 
 // fleet is the dashboard tests' devices in a fresh store.
@@ -94,7 +116,7 @@ func (e *env) fleet() *fleet {
 		}
 		r.ReportHash = hashOf(r.Report)
 		r.At = t0.Add(sp.seen)
-		r.Verdict = sp.verdict
+		r.Verdict = sp.verdictGiven()
 		if sp.renamedFrom != "" {
 			r.At, r.Verdict = t0.Add(-time.Hour), vEncryption
 		}
@@ -105,7 +127,7 @@ func (e *env) fleet() *fleet {
 		if sp.renamedFrom != "" {
 			rep := r.Report
 			rep.Hardware.Hostname, rep.Hardware.LoggedInUser = sp.host, sp.user
-			c := inventory.CheckIn{DeviceID: d.ID, Hash: hashOf(rep), Report: &rep, At: t0.Add(sp.seen), Verdict: sp.verdict}
+			c := inventory.CheckIn{DeviceID: d.ID, Hash: hashOf(rep), Report: &rep, At: t0.Add(sp.seen), Verdict: sp.verdictGiven()}
 			if err := e.s.RecordCheckIn(e.ctx, c); err != nil {
 				e.t.Fatalf("RecordCheckIn(%d): %v", i, err)
 			}
@@ -115,7 +137,7 @@ func (e *env) fleet() *fleet {
 			!d.LastSeenAt.Equal(ts(t0.Add(sp.seen))) {
 			e.t.Fatalf("device %d read back as %s/%s in %s seen %v", i, d.Hostname, d.Serial, d.SchoolID, d.LastSeenAt)
 		}
-		equal(e.t, fmt.Sprintf("device %d verdict", i), d.Verdict, sp.verdict)
+		equal(e.t, fmt.Sprintf("device %d verdict", i), d.Verdict, sp.verdictStored())
 		fl.devices = append(fl.devices, d)
 		fl.label[d.ID] = fmt.Sprintf("%d:%s/%s", i, sp.host, sp.serial)
 	}
@@ -156,6 +178,11 @@ func fleetCases(fl *fleet) []fleetCase {
 		return false
 	}
 	all := func(*fleet, int, *inventory.Device) bool { return true }
+	// due says whether d is due at by: never judged, or its verdict's
+	// Until at or before by.
+	due := func(d *inventory.Device, by time.Time) bool {
+		return d.Verdict.Status == "" || !d.Verdict.Until.IsZero() && !d.Verdict.Until.After(by)
+	}
 	// Bounds in microseconds, as the stores keep times.
 	before, since, late := ts(t0.Add(time.Hour)), ts(t0.Add(5*time.Hour)), ts(t0.Add(6*time.Hour))
 	a, b, c := fl.schools[0].ID, fl.schools[1].ID, fl.schools[2].ID
@@ -220,6 +247,31 @@ func fleetCases(fl *fleet) []fleetCase {
 			}},
 		{"StatusAndRuleDisagree", inventory.DeviceFilter{Status: inventory.StatusCompliant, FailingRule: inventory.RuleEncryption},
 			func(*fleet, int, *inventory.Device) bool { return false }},
+		{"DueBy", inventory.DeviceFilter{DueBy: fleetDueBy}, func(fl *fleet, i int, d *inventory.Device) bool {
+			return due(d, fleetDueBy)
+		}},
+		{"DueBySchoolA", inventory.DeviceFilter{SchoolIDs: []uuid.UUID{a}, DueBy: fleetDueBy}, func(fl *fleet, i int, d *inventory.Device) bool {
+			return in(d, 0) && due(d, fleetDueBy)
+		}},
+		{"DueBySchoolsBC", inventory.DeviceFilter{SchoolIDs: []uuid.UUID{b, c}, DueBy: fleetDueBy}, func(fl *fleet, i int, d *inventory.Device) bool {
+			return in(d, 1, 2) && due(d, fleetDueBy)
+		}},
+		{"DueByBeforeEveryUntil", inventory.DeviceFilter{SchoolIDs: []uuid.UUID{a, b}, DueBy: ts(t0.Add(-100 * time.Hour))},
+			func(fl *fleet, i int, d *inventory.Device) bool { return in(d, 0, 1) && d.Verdict.Status == "" }},
+		{"DueByAfterEveryUntil", inventory.DeviceFilter{SchoolIDs: []uuid.UUID{c}, DueBy: ts(t0.Add(100 * time.Hour))},
+			func(fl *fleet, i int, d *inventory.Device) bool {
+				return in(d, 2) && (d.Verdict.Status == "" || !d.Verdict.Until.IsZero())
+			}},
+		{"DueByUnknownSchool", inventory.DeviceFilter{SchoolIDs: []uuid.UUID{uuid.New()}, DueBy: fleetDueBy},
+			func(*fleet, int, *inventory.Device) bool { return false }},
+		{"DueByAndStatus", inventory.DeviceFilter{SchoolIDs: []uuid.UUID{a, c}, Status: inventory.StatusCompliant, DueBy: fleetDueBy},
+			func(fl *fleet, i int, d *inventory.Device) bool {
+				return in(d, 0, 2) && d.Verdict.Status == inventory.StatusCompliant && due(d, fleetDueBy)
+			}},
+		{"DueByAndRuleSearch", inventory.DeviceFilter{FailingRule: inventory.RuleEncryption, Search: "b", DueBy: fleetDueBy},
+			func(fl *fleet, i int, d *inventory.Device) bool {
+				return d.Verdict.Fails(inventory.RuleEncryption) && contains(d, "b") && due(d, fleetDueBy)
+			}},
 		{"Everything", inventory.DeviceFilter{
 			SchoolIDs: []uuid.UUID{a, c}, Search: "lab", Status: inventory.StatusNoncompliant,
 			FailingRule: inventory.RuleSeenRecently, SeenBefore: t0.Add(12 * time.Hour), SeenSince: t0.Add(-72 * time.Hour),
@@ -562,6 +614,85 @@ func (su suite) testDashboard(t *testing.T) {
 		equal(t, "verdict after a rejected report", e.findDevice(d.ID).Verdict, vUnseen)
 	})
 
+	t.Run("Verdict/Until", func(t *testing.T) {
+		// Until is stored with the verdict wherever one is written, in
+		// UTC to the microsecond, and zero is kept as zero.
+		zone := time.FixedZone("UTC+5:30", 5*3600+1800)
+		soon, later := t0.Add(72*time.Hour).In(zone), t0.Add(-time.Hour)
+		with := func(v inventory.Verdict, until time.Time) inventory.Verdict {
+			v.Until = until
+			return v
+		}
+		stored := func(v inventory.Verdict) inventory.Verdict {
+			v.Until = ts(v.Until)
+			return v
+		}
+		e := su.fresh(t)
+		tok := e.token(e.school("a").ID, 10)
+		verdicts := []inventory.Verdict{
+			with(vCompliant, soon), with(vAVUnseen, later), vEncryption,
+			with(vUnknownLS, later), with(vNotJudged, soon), vNotJudged,
+		}
+		var id uuid.UUID
+		for i, v := range verdicts {
+			t.Run(fmt.Sprintf("Enroll/%d", i), func(t *testing.T) {
+				r := enrollRequest(tok, "SN1")
+				r.Verdict = v
+				d, err := e.s.EnrollDevice(e.ctx, r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				id = d.ID
+				equal(t, "verdict returned", d.Verdict, stored(v))
+				equal(t, "verdict stored", e.findDevice(d.ID).Verdict, stored(v))
+			})
+		}
+		for i, v := range verdicts {
+			t.Run(fmt.Sprintf("Report/%d", i), func(t *testing.T) {
+				r := report("SN1")
+				r.Hardware.Hostname = fmt.Sprintf("lab-%d", i)
+				c := inventory.CheckIn{DeviceID: id, Hash: hashOf(r), Report: &r, At: t0.Add(time.Duration(i+1) * time.Hour), Verdict: v}
+				if err := e.s.RecordCheckIn(e.ctx, c); err != nil {
+					t.Fatal(err)
+				}
+				equal(t, "verdict after report", e.findDevice(id).Verdict, stored(v))
+			})
+		}
+		for i, v := range verdicts {
+			t.Run(fmt.Sprintf("SetDeviceVerdict/%d", i), func(t *testing.T) {
+				if err := e.s.SetDeviceVerdict(e.ctx, id, v); err != nil {
+					t.Fatal(err)
+				}
+				equal(t, "verdict after SetDeviceVerdict", e.findDevice(id).Verdict, stored(v))
+			})
+		}
+		// Every read of a device reads it.
+		if err := e.s.SetDeviceVerdict(e.ctx, id, with(vCompliant, soon)); err != nil {
+			t.Fatal(err)
+		}
+		all := e.allDevices()
+		if len(all) != 1 {
+			t.Fatalf("%d devices, want 1", len(all))
+		}
+		equal(t, "verdict from FindDevices", all[0].Verdict, stored(with(vCompliant, soon)))
+		again, err := e.s.EnrollDevice(e.ctx, func() *inventory.EnrollRequest {
+			r := enrollRequest(tok, "SN2")
+			r.Verdict = with(vUnseen, soon)
+			return r
+		}())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := e.s.FindDevices(e.ctx, inventory.DeviceFilter{Sort: inventory.SortByStatus, SchoolIDs: []uuid.UUID{again.SchoolID}, Limit: 1})
+		if err != nil || len(got) != 1 {
+			t.Fatalf("FindDevices: %v, %v", got, err)
+		}
+		equal(t, "verdict from a sorted page", got[0].Verdict, stored(with(vUnseen, soon)))
+		// A rejected verdict leaves Until as it was.
+		wantCode(t, e.s.SetDeviceVerdict(e.ctx, id, inventory.Verdict{Status: "great", Until: later}), inventory.EINVALID)
+		equal(t, "verdict after a rejected one", e.findDevice(id).Verdict, stored(with(vCompliant, soon)))
+	})
+
 	t.Run("Verdict/Heartbeat", func(t *testing.T) {
 		for _, tc := range []struct {
 			name         string
@@ -582,25 +713,37 @@ func (su suite) testDashboard(t *testing.T) {
 			{"Compliant", vCompliant, vCompliant},
 			{"NotJudged", vNotJudged, vNotJudged},
 		} {
-			t.Run(tc.name, func(t *testing.T) {
-				e := su.fresh(t)
-				d := e.device("SN1")
-				if err := e.s.SetDeviceVerdict(e.ctx, d.ID, tc.stored); err != nil {
-					t.Fatal(err)
+			// Each case with no Until and with one, which the heartbeat
+			// keeps.
+			for _, until := range []time.Time{{}, t0.Add(30 * time.Hour)} {
+				name := tc.name
+				if !until.IsZero() {
+					name += "/Until"
 				}
-				// A heartbeat that is refused changes nothing.
-				err := e.s.RecordCheckIn(e.ctx, inventory.CheckIn{DeviceID: d.ID, Hash: hashOf("other"), At: t0.Add(time.Hour)})
-				wantCode(t, err, inventory.EREPORTREQUIRED)
-				equal(t, "verdict after a refused heartbeat", e.findDevice(d.ID).Verdict, tc.stored)
+				t.Run(name, func(t *testing.T) {
+					e := su.fresh(t)
+					d := e.device("SN1")
+					stored := tc.stored
+					stored.Until = until
+					if err := e.s.SetDeviceVerdict(e.ctx, d.ID, stored); err != nil {
+						t.Fatal(err)
+					}
+					stored.Until = ts(until)
+					// A heartbeat that is refused changes nothing.
+					err := e.s.RecordCheckIn(e.ctx, inventory.CheckIn{DeviceID: d.ID, Hash: hashOf("other"), At: t0.Add(time.Hour)})
+					wantCode(t, err, inventory.EREPORTREQUIRED)
+					equal(t, "verdict after a refused heartbeat", e.findDevice(d.ID).Verdict, stored)
 
-				at := t0.Add(2 * time.Hour)
-				if err := e.s.RecordCheckIn(e.ctx, inventory.CheckIn{DeviceID: d.ID, Hash: d.ReportHash, At: at}); err != nil {
-					t.Fatal(err)
-				}
-				want := *d
-				want.LastSeenAt, want.Verdict = ts(at), tc.want
-				equal(t, "device after heartbeat", e.findDevice(d.ID), &want)
-			})
+					at := t0.Add(2 * time.Hour)
+					if err := e.s.RecordCheckIn(e.ctx, inventory.CheckIn{DeviceID: d.ID, Hash: d.ReportHash, At: at}); err != nil {
+						t.Fatal(err)
+					}
+					want := *d
+					want.LastSeenAt, want.Verdict = ts(at), tc.want
+					want.Verdict.Until = ts(until)
+					equal(t, "device after heartbeat", e.findDevice(d.ID), &want)
+				})
+			}
 		}
 	})
 
@@ -698,10 +841,18 @@ func (su suite) testDashboard(t *testing.T) {
 			{tb, -48 * time.Hour, vCompliant, vCompliant},   // another school
 			{tb, -48 * time.Hour, vEncryption, vEncryption}, // another school
 		}
+		// Every other device has an Until, which marking leaves alone.
+		untilOf := func(i int) time.Time {
+			if i%2 == 1 {
+				return time.Time{}
+			}
+			return ts(t0.Add(time.Duration(i+1) * time.Hour))
+		}
 		ids := make([]uuid.UUID, len(devs))
 		for i, dv := range devs {
 			r := enrollRequest(dv.tok, fmt.Sprintf("SN%d", i))
 			r.At, r.Verdict = before.Add(dv.seen), dv.verdict
+			r.Verdict.Until = untilOf(i)
 			d, err := e.s.EnrollDevice(e.ctx, r)
 			if err != nil {
 				t.Fatal(err)
@@ -714,7 +865,9 @@ func (su suite) testDashboard(t *testing.T) {
 		}
 		equal(t, "devices marked", n, 5)
 		for i, dv := range devs {
-			equal(t, fmt.Sprintf("verdict of device %d", i), e.findDevice(ids[i]).Verdict, dv.want)
+			want := dv.want
+			want.Until = untilOf(i)
+			equal(t, fmt.Sprintf("verdict of device %d", i), e.findDevice(ids[i]).Verdict, want)
 		}
 		// Marking again changes nothing.
 		if n, err := e.s.MarkUnseen(e.ctx, a.ID, before); err != nil || n != 0 {
@@ -745,7 +898,54 @@ func (su suite) testDashboard(t *testing.T) {
 		if err := e.s.RecordCheckIn(e.ctx, inventory.CheckIn{DeviceID: d.ID, Hash: d.ReportHash, At: t0.Add(time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
-		equal(t, "verdict after heartbeat", e.findDevice(d.ID).Verdict, vCompliant)
+		equal(t, "verdict after heartbeat", e.findDevice(d.ID).Verdict, inventory.Verdict{Status: inventory.StatusCompliant, Until: untilOf(0)})
+	})
+
+	t.Run("Rejudge", func(t *testing.T) {
+		// The sweep judges the devices that are due, and only those, and
+		// then none are due.
+		e := su.fresh(t)
+		a, b := e.school("a"), e.school("b")
+		ta, tb := e.token(a.ID, 10), e.token(b.ID, 10)
+		now := t0.Add(time.Hour)
+		devs := []struct {
+			tok     *inventory.EnrollToken
+			verdict inventory.Verdict
+			due     bool
+		}{
+			{ta, vNotJudged, true},
+			{ta, inventory.Verdict{Status: inventory.StatusCompliant, Until: now.Add(-time.Minute)}, true},
+			{ta, inventory.Verdict{Status: inventory.StatusCompliant, Until: now}, true},
+			{ta, inventory.Verdict{Status: inventory.StatusCompliant, Until: now.Add(time.Minute)}, false},
+			{ta, vEncLock, false},
+			{tb, vNotJudged, false}, // another school
+		}
+		ids := make([]uuid.UUID, len(devs))
+		for i, dv := range devs {
+			r := enrollRequest(dv.tok, fmt.Sprintf("SN%d", i))
+			r.Verdict = dv.verdict
+			d, err := e.s.EnrollDevice(e.ctx, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids[i] = d.ID
+		}
+		n, err := inventory.Rejudge(e.ctx, e.s, a.ID, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		equal(t, "devices judged", n, 3)
+		for i, dv := range devs {
+			got := e.findDevice(ids[i]).Verdict
+			// report's antivirus definitions are far older than the
+			// limit, so a device judged now fails it.
+			if judged := got.Fails(inventory.RuleAntivirus); judged != dv.due {
+				t.Errorf("device %d: verdict %s, judged %v, want %v", i, dump(got), judged, dv.due)
+			}
+		}
+		if n, err := inventory.Rejudge(e.ctx, e.s, a.ID, now); err != nil || n != 0 {
+			t.Errorf("Rejudge again = %d, %v; want 0", n, err)
+		}
 	})
 
 	t.Run("RecordComplianceDay", func(t *testing.T) {

@@ -70,3 +70,15 @@ DROP INDEX devices_hostname;
 DROP INDEX devices_serial;
 DROP INDEX devices_make_model;
 DROP INDEX devices_os;
+
+-- When the device's verdict goes out of date with time alone
+-- (inventory.Verdict.Until), NULL when it does not; a policy change sets
+-- it to the time of the change. The sweep judges again the devices of a
+-- school that are due: never judged (status_rank 3, which
+-- devices_school_by_status finds) or whose verdict_until has passed,
+-- which this index finds. It holds only the devices that have a time, so
+-- that a school's few due devices are one short range scan. Every device
+-- stored before this migration is not judged yet, so none needs a time.
+ALTER TABLE devices ADD COLUMN verdict_until timestamptz;
+CREATE INDEX devices_school_until ON devices (school_id, verdict_until)
+	WHERE verdict_until IS NOT NULL;
