@@ -188,3 +188,41 @@ func TestPolicyRequires(t *testing.T) {
 		}
 	}
 }
+
+func TestJudgeVerdictUntil(t *testing.T) {
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	policy := inventory.DefaultPolicy() // definitions at most 3 days old
+	defender := func(age time.Duration, enabled bool) inventory.AntivirusProduct {
+		return inventory.AntivirusProduct{Name: "Defender", Enabled: enabled, UpToDate: true, SignatureUpdated: now.Add(-age)}
+	}
+	day := 24 * time.Hour
+	tests := []struct {
+		name     string
+		products []inventory.AntivirusProduct
+		policy   inventory.Policy
+		want     time.Time
+	}{
+		{"OneFresh", []inventory.AntivirusProduct{defender(day, true)}, policy, now.Add(2 * day)},
+		{"FreshestCounts", []inventory.AntivirusProduct{defender(2*day, true), defender(12*time.Hour, true)}, policy, now.Add(3*day - 12*time.Hour)},
+		{"DisabledIgnored", []inventory.AntivirusProduct{defender(2*day, true), defender(0, false)}, policy, now.Add(day)},
+		{"AlreadyStale", []inventory.AntivirusProduct{defender(4*day, true)}, policy, time.Time{}},
+		{"NoDateButUpToDate", []inventory.AntivirusProduct{defender(day, true), {Name: "Other", Enabled: true, UpToDate: true}}, policy, time.Time{}},
+		{"RuleOff", []inventory.AntivirusProduct{defender(day, true)}, inventory.Policy{MaxSignatureAgeDays: 3, MaxIdleLockMinutes: 10}, time.Time{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &inventory.Posture{Antivirus: &inventory.Antivirus{Products: tc.products}}
+			v := inventory.JudgeVerdict(tc.policy, p, now, now)
+			if !v.Until.Equal(tc.want) {
+				t.Errorf("Until = %v, want %v (verdict %+v)", v.Until, tc.want, v)
+			}
+			// Just after Until the verdict fails the antivirus rule.
+			if !tc.want.IsZero() {
+				later := inventory.JudgeVerdict(tc.policy, p, now, tc.want.Add(time.Second))
+				if !later.Fails(inventory.RuleAntivirus) {
+					t.Errorf("at Until+1s the verdict is %+v, want antivirus failing", later)
+				}
+			}
+		})
+	}
+}

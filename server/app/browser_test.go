@@ -257,3 +257,25 @@ func checkInPosture(t *testing.T, id *client.Identity, serial string, encrypted 
 		t.Fatal(err)
 	}
 }
+
+// TestSweepJudgesAgeingDefinitions: a laptop whose antivirus definitions
+// stop updating keeps sending the same report, so only the sweep can
+// notice when they pass the policy's age limit.
+func TestSweepJudgesAgeingDefinitions(t *testing.T) {
+	h := start(t, "")
+	id := enroll(t, h.token(t, 1, time.Hour), "SN-AGEING")
+	checkInPosture(t, id, "SN-AGEING", true) // definitions 6 hours old, limit 3 days
+	d := deviceBySerial(t, h, "SN-AGEING")
+	if d.Verdict.Status != inventory.StatusCompliant || d.Verdict.Until.IsZero() {
+		t.Fatalf("after the report the verdict is %+v, want compliant with an Until", d.Verdict)
+	}
+	ctx := context.Background()
+	h.app.SweepOnce(ctx, time.Now().Add(24*time.Hour))
+	if d = deviceBySerial(t, h, "SN-AGEING"); d.Verdict.Status != inventory.StatusCompliant {
+		t.Errorf("a day later the verdict is %+v, want still compliant", d.Verdict)
+	}
+	h.app.SweepOnce(ctx, time.Now().Add(3*24*time.Hour))
+	if d = deviceBySerial(t, h, "SN-AGEING"); !d.Verdict.Fails(inventory.RuleAntivirus) {
+		t.Errorf("three days later the verdict is %+v, want antivirus failing", d.Verdict)
+	}
+}
