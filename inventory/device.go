@@ -2,6 +2,8 @@ package inventory
 
 import (
 	"context"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -77,6 +79,27 @@ const (
 
 // DeviceSorts lists the orders the device list offers.
 var DeviceSorts = []DeviceSort{SortByID, SortByHostname, SortBySerial, SortByLastSeen, SortByStatus}
+
+// Validate returns an EINVALID error naming an unknown sort, status or
+// failing rule in f. Stores check the cursor against the sort themselves.
+func (f DeviceFilter) Validate() error {
+	if !slices.Contains(DeviceSorts, f.Sort) {
+		names := make([]string, len(DeviceSorts))
+		for i, s := range DeviceSorts {
+			names[i] = strconv.Quote(string(s))
+		}
+		return Errorf(EINVALID, "sort %q: use %s", f.Sort, strings.Join(names, ", "))
+	}
+	switch f.Status {
+	case "", StatusCompliant, StatusNoncompliant, StatusUnknown:
+	default:
+		return Errorf(EINVALID, "status %q: use %s, %s or %s", f.Status, StatusCompliant, StatusNoncompliant, StatusUnknown)
+	}
+	if f.FailingRule != "" && !slices.Contains(Rules, f.FailingRule) {
+		return Errorf(EINVALID, "failing rule %q: use one of %s", f.FailingRule, strings.Join(Rules, ", "))
+	}
+	return nil
+}
 
 // SortKey returns d's key in order s, as [DeviceFilter.AfterKey] takes it:
 // the lower-cased hostname or serial, the last-seen time as fixed-width

@@ -272,21 +272,11 @@ type deviceQuery struct {
 
 // newDeviceQuery checks f: its sort, status, rule and cursor key.
 func newDeviceQuery(f inventory.DeviceFilter) (*deviceQuery, error) {
-	order, ok := deviceOrders[f.Sort]
-	if !ok {
-		return nil, inventory.Errorf(inventory.EINVALID, "sort %q: use %s", f.Sort, sortNames())
+	if err := f.Validate(); err != nil {
+		return nil, err
 	}
-	switch f.Status {
-	case "", inventory.StatusCompliant, inventory.StatusNoncompliant, inventory.StatusUnknown:
-	default:
-		return nil, inventory.Errorf(inventory.EINVALID, "status %q: use %s, %s or %s",
-			f.Status, inventory.StatusCompliant, inventory.StatusNoncompliant, inventory.StatusUnknown)
-	}
-	if f.FailingRule != "" && !slices.Contains(inventory.Rules, f.FailingRule) {
-		return nil, inventory.Errorf(inventory.EINVALID, "failing rule %q: use one of %s",
-			f.FailingRule, strings.Join(inventory.Rules, ", "))
-	}
-	q := &deviceQuery{f: f, order: order}
+	q := &deviceQuery{f: f, order: deviceOrders[f.Sort]}
+	order := q.order
 	switch {
 	case order.col == "":
 		if f.AfterKey != "" {
@@ -305,15 +295,6 @@ func newDeviceQuery(f inventory.DeviceFilter) (*deviceQuery, error) {
 		q.inTail = true
 	}
 	return q, nil
-}
-
-// sortNames lists the orders for an error message.
-func sortNames() string {
-	names := make([]string, len(inventory.DeviceSorts))
-	for i, s := range inventory.DeviceSorts {
-		names[i] = strconv.Quote(string(s))
-	}
-	return strings.Join(names, ", ")
 }
 
 // sqlArgs collects a query's arguments.
