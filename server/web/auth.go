@@ -144,7 +144,9 @@ func (s *server) loadSession(r *http.Request) (viewer, error) {
 		return viewer{}, s.store.DeleteSession(ctx, sess.ID)
 	}
 	u, err := s.store.FindUserByID(ctx, sess.UserID)
-	if err != nil {
+	if inventory.ErrorCode(err) == inventory.ENOTFOUND {
+		return viewer{}, nil
+	} else if err != nil {
 		return viewer{}, err
 	}
 	if u.Disabled() {
