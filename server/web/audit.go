@@ -1,8 +1,10 @@
 package web
 
 import (
+	"encoding/hex"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -75,7 +77,7 @@ func (s *server) auditFilter(r *http.Request) (inventory.AuditFilter, error) {
 	f := inventory.AuditFilter{SchoolIDs: v.schoolsWith(auditReaders...), Action: q.Get("action")}
 	if slug := q.Get("school"); slug != "" {
 		sc, err := s.store.FindSchoolBySlug(r.Context(), slug)
-		if err != nil || (f.SchoolIDs != nil && !containsID(f.SchoolIDs, sc.ID)) {
+		if err != nil || (f.SchoolIDs != nil && !slices.Contains(f.SchoolIDs, sc.ID)) {
 			return f, inventory.Errorf(inventory.EINVALID, "school: no school %q that you may see", slug)
 		}
 		f.SchoolIDs = []uuid.UUID{sc.ID}
@@ -143,17 +145,8 @@ func parseWhen(s string) (time.Time, error) {
 	return time.Parse(time.RFC3339, s)
 }
 
-func containsID(ids []uuid.UUID, id uuid.UUID) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
-}
-
 func toAuditJSON(e *inventory.AuditEntry) auditJSON {
-	j := auditJSON{Seq: e.Seq, At: e.At, Actor: e.Actor, Action: e.Action, Record: e.Record, Addr: e.Addr, Detail: e.Detail, Hash: hexOf(e.Hash)}
+	j := auditJSON{Seq: e.Seq, At: e.At, Actor: e.Actor, Action: e.Action, Record: e.Record, Addr: e.Addr, Detail: e.Detail, Hash: hex.EncodeToString(e.Hash)}
 	if e.ActorID != uuid.Nil {
 		j.ActorID = e.ActorID.String()
 	}

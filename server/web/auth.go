@@ -187,7 +187,7 @@ func (s *server) requireSignIn(next http.Handler) http.Handler {
 		case v.user == nil:
 			target := "/signin"
 			if r.Method == http.MethodGet && r.URL.Path != "/" {
-				target += "?next=" + urlQueryEscape(r.URL.RequestURI())
+				target += "?next=" + url.QueryEscape(r.URL.RequestURI())
 			}
 			http.Redirect(w, r, target, http.StatusSeeOther)
 			return
@@ -349,7 +349,7 @@ func (s *server) handleSignIn() http.Handler {
 		case u.TOTPConfirmedAt.IsZero():
 			http.Redirect(w, r, "/account/totp", http.StatusSeeOther)
 		default:
-			http.Redirect(w, r, "/signin/totp?next="+urlQueryEscape(page.Next), http.StatusSeeOther)
+			http.Redirect(w, r, "/signin/totp?next="+url.QueryEscape(page.Next), http.StatusSeeOther)
 		}
 	})
 }

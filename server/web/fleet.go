@@ -3,7 +3,6 @@ package web
 import (
 	"encoding/base64"
 	"encoding/csv"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -369,5 +368,3 @@ func (s *server) handleRevokeEnrollment() http.Handler {
 		http.Redirect(w, r, "/devices/"+d.ID.String()+"?done=revoked", http.StatusSeeOther)
 	})
 }
-
-func hexOf(b []byte) string { return hex.EncodeToString(b) }

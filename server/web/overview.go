@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -29,7 +30,7 @@ func (s *server) schoolsFor(r *http.Request, roles []inventory.Role) ([]*invento
 	}
 	out := []*inventory.School{}
 	for _, sc := range all {
-		if containsID(ids, sc.ID) {
+		if slices.Contains(ids, sc.ID) {
 			out = append(out, sc)
 		}
 	}

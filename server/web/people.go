@@ -207,7 +207,7 @@ func (s *server) managedPerson(r *http.Request, whole bool) (*inventory.User, er
 		switch {
 		case g.Role == inventory.RoleOrgAdmin:
 			return nil, inventory.Errorf(inventory.EFORBIDDEN, "Only an organisation admin can change another organisation admin.")
-		case containsID(managed, g.SchoolID):
+		case slices.Contains(managed, g.SchoolID):
 			mine++
 		default:
 			others++

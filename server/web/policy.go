@@ -73,7 +73,7 @@ func (s *server) setPolicy(r *http.Request, sc *inventory.School, p inventory.Po
 	}
 	before, _ := json.Marshal(sc.Policy)
 	after, _ := json.Marshal(p)
-	s.audit(r, inventory.AuditEntry{SchoolID: sc.ID, Action: "policy.change", Record: "school/" + sc.Slug, Detail: truncate("from "+string(before)+" to "+string(after), 2000)})
+	s.audit(r, inventory.AuditEntry{SchoolID: sc.ID, Action: "policy.change", Record: "school/" + sc.Slug, Detail: "from " + string(before) + " to " + string(after)})
 	// The store made every verdict of the school due; judge them now, or
 	// else the sweep does within minutes.
 	n, err := inventory.Rejudge(ctx, s.store, sc.ID, s.now())

@@ -7,7 +7,6 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
-	"net/url"
 	"path"
 	"strings"
 	"time"
@@ -27,15 +26,6 @@ var pages = func() map[string]*template.Template {
 		"roleName":   roleName,
 		"doneText":   doneText,
 		"statusText": statusText,
-		"short":      func(s string) string { return truncate(s, 8) },
-		"query":      func(v url.Values) template.URL { return template.URL(v.Encode()) },
-		"add":        func(a, b int) int { return a + b },
-		"percent": func(n, of int) int {
-			if of == 0 {
-				return 0
-			}
-			return n * 100 / of
-		},
 	}
 	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html"))
 	names, err := fs.Glob(assets, "templates/*.html")
@@ -236,10 +226,9 @@ func statusText(status string) string {
 	return "Not yet checked"
 }
 
-func urlQueryEscape(s string) string { return url.QueryEscape(s) }
-
-// plainText reports whether s is safe to show as is in a CSV cell: text
-// starting with =, +, - or @ is a formula to spreadsheets.
+// csvCell returns s as a CSV cell that spreadsheets show as text: a cell
+// starting with =, +, -, @, a tab or a carriage return would be read as a
+// formula, so it gets a leading quote.
 func csvCell(s string) string {
 	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
 		return "'" + s
