@@ -21,6 +21,9 @@ type School struct {
 	// Policy is the school's compliance policy; a new school has
 	// DefaultPolicy. It is changed only with SetSchoolPolicy.
 	Policy Policy
+	// Loans are the school's rules for staff loans, changed only with
+	// [AgreementStore.SetSchoolLoanSettings].
+	Loans LoanSettings
 }
 
 // SchoolStore keeps schools.

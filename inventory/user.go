@@ -219,6 +219,10 @@ type Store interface {
 	SessionStore
 	AuditStore
 	ComplianceHistoryStore
+	RegisterStore
+	LoanStore
+	AgreementStore
+	SignOutStore
 	Close() error
 }
 
