@@ -131,9 +131,15 @@ func TestLoanRules(t *testing.T) {
 			_, err := inventory.NewLoan(newSchool(false), borrower, borrower, nil, "hoverboard", "x", time.Time{}, loanStart)
 			return err
 		}, "kind"},
-		{"the borrower cannot approve", func() error { return loanIn(t, inventory.LoanRequested).Approve(borrower, inventory.RoleHeadteacher, loanStart) }, "request you made"},
-		{"a technician cannot approve", func() error { return loanIn(t, inventory.LoanRequested).Approve(tech, inventory.RoleTechnician, loanStart) }, "only the headteacher"},
-		{"the leader is not asked here", func() error { return loanIn(t, inventory.LoanRequested).Approve(lead, inventory.RoleComputingLead, loanStart) }, "does not ask"},
+		{"the borrower cannot approve", func() error {
+			return loanIn(t, inventory.LoanRequested).Approve(borrower, inventory.RoleHeadteacher, loanStart)
+		}, "request you made"},
+		{"a technician cannot approve", func() error {
+			return loanIn(t, inventory.LoanRequested).Approve(tech, inventory.RoleTechnician, loanStart)
+		}, "only the headteacher"},
+		{"the leader is not asked here", func() error {
+			return loanIn(t, inventory.LoanRequested).Approve(lead, inventory.RoleComputingLead, loanStart)
+		}, "does not ask"},
 		{"decline needs a reason", func() error { return loanIn(t, inventory.LoanRequested).Decline(head, " ", loanStart) }, "reason"},
 		{"only the borrower signs", func() error { return loanIn(t, inventory.LoanApproved).Sign(head, loanStart) }, "only the borrower"},
 		{"no device, no signature", func() error {
