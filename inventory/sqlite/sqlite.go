@@ -328,3 +328,50 @@ func (s uuidScanner) Scan(v any) error {
 type rowScanner interface {
 	Scan(dest ...any) error
 }
+
+// dateFormat is how dates without a time are stored.
+const dateFormat = time.DateOnly
+
+// midnightUTC returns the start of t's day in UTC, or the zero time for
+// the zero time.
+func midnightUTC(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	y, m, d := t.UTC().Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// encodeDate returns t's day in UTC as stored, or nil for the zero time.
+func encodeDate(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format(dateFormat)
+}
+
+// dateScanner scans a stored date as midnight UTC, or NULL as the zero
+// time, into *t.
+type dateScanner struct{ t *time.Time }
+
+// Scan implements [sql.Scanner].
+func (s dateScanner) Scan(v any) error {
+	var str string
+	switch v := v.(type) {
+	case nil:
+		*s.t = time.Time{}
+		return nil
+	case string:
+		str = v
+	case []byte:
+		str = string(v)
+	default:
+		return fmt.Errorf("scan date: unexpected %T", v)
+	}
+	t, err := time.Parse(dateFormat, str)
+	if err != nil {
+		return fmt.Errorf("scan date: %w", err)
+	}
+	*s.t = t
+	return nil
+}
