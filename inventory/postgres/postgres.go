@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -326,4 +327,39 @@ func (s uuidScanner) ScanUUID(v pgtype.UUID) error {
 // isNoRows reports whether err says a query returned no row.
 func isNoRows(err error) bool {
 	return errors.Is(err, pgx.ErrNoRows)
+}
+
+// encodeDate returns t's day in UTC as a date for storing, or nil (NULL)
+// for the zero time.
+func encodeDate(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return pgtype.Date{Time: midnightUTC(t), Valid: true}
+}
+
+// dateScanner scans a date as midnight UTC, or NULL as the zero time,
+// into *t.
+type dateScanner struct{ t *time.Time }
+
+// ScanDate implements [pgtype.DateScanner].
+func (s dateScanner) ScanDate(v pgtype.Date) error {
+	switch {
+	case !v.Valid:
+		*s.t = time.Time{}
+	case v.InfinityModifier != pgtype.Finite:
+		return fmt.Errorf("scan date: infinite date")
+	default:
+		*s.t = midnightUTC(v.Time)
+	}
+	return nil
+}
+
+// placeholders returns the placeholders $1 to $n, comma-separated.
+func placeholders(n int) string {
+	marks := make([]string, n)
+	for i := range marks {
+		marks[i] = "$" + strconv.Itoa(i+1)
+	}
+	return strings.Join(marks, ", ")
 }

@@ -26,6 +26,7 @@ func (db *DB) CreateSchool(ctx context.Context, s *inventory.School) error {
 	}
 	v.CreatedAt = utc(v.CreatedAt)
 	v.Policy = inventory.DefaultPolicy() // a new school has the default policy
+	v.Loans = inventory.LoanSettings{}   // and the default loan settings
 	if err := db.inTx(ctx, func(tx pgx.Tx) error { return createSchool(ctx, tx, &v) }); err != nil {
 		return err
 	}
@@ -100,14 +101,15 @@ func findSchoolByID(ctx context.Context, tx pgx.Tx, id uuid.UUID) (*inventory.Sc
 	return s, err
 }
 
-const schoolColumns = `id, slug, name, created_at, policy`
+const schoolColumns = `id, slug, name, created_at, policy, loan_require_lead_approval, loan_check_interval_days`
 
 func scanSchool(row pgx.Row) (*inventory.School, error) {
 	var (
 		s      inventory.School
 		policy []byte
 	)
-	if err := row.Scan(&s.ID, &s.Slug, &s.Name, timeScanner{&s.CreatedAt}, &policy); err != nil {
+	if err := row.Scan(&s.ID, &s.Slug, &s.Name, timeScanner{&s.CreatedAt}, &policy,
+		&s.Loans.RequireLeadApproval, &s.Loans.CheckIntervalDays); err != nil {
 		return nil, fmt.Errorf("scan school: %w", err)
 	}
 	p, err := inventory.DecodePolicy(policy)

@@ -1,0 +1,577 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rollcall/rollcall/inventory"
+)
+
+// CreateAsset stores a, filling ID, CreatedAt (when zero) and UpdatedAt
+// (CreatedAt when zero). Returns EINVALID from [inventory.Asset.Validate],
+// ECONFLICT naming the serial or asset tag already used in the school or
+// for status on_loan (set only by a loan's hand-over), and ENOTFOUND for
+// an unknown school or device.
+func (db *DB) CreateAsset(ctx context.Context, a *inventory.Asset) error {
+	v, err := db.newAsset(a)
+	if err != nil {
+		return err
+	}
+	if err := db.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := findSchoolByID(ctx, tx, v.SchoolID); err != nil {
+			return err
+		}
+		return insertAsset(ctx, tx, v)
+	}); err != nil {
+		return err
+	}
+	*a = *v
+	return nil
+}
+
+// newAsset checks a and returns a copy ready to insert.
+func (db *DB) newAsset(a *inventory.Asset) (*inventory.Asset, error) {
+	if err := a.Validate(); err != nil {
+		return nil, err
+	}
+	if a.Status == inventory.AssetOnLoan {
+		return nil, errOnLoanByLoan(a)
+	}
+	v := *a
+	if err := fillID(&v.ID); err != nil {
+		return nil, err
+	}
+	if v.CreatedAt.IsZero() {
+		v.CreatedAt = db.now()
+	}
+	if v.UpdatedAt.IsZero() {
+		v.UpdatedAt = v.CreatedAt
+	}
+	normalizeAsset(&v)
+	return &v, nil
+}
+
+// errOnLoanByLoan refuses to set kit on loan other than by a hand-over.
+func errOnLoanByLoan(a *inventory.Asset) error {
+	return inventory.Errorf(inventory.ECONFLICT,
+		"%s: only a loan's hand-over puts kit on loan: record the loan instead", a.Label())
+}
+
+// normalizeAsset sets a's times and dates as they will read back.
+func normalizeAsset(a *inventory.Asset) {
+	a.CreatedAt, a.UpdatedAt = utc(a.CreatedAt), utc(a.UpdatedAt)
+	a.PurchaseDate = midnightUTC(a.PurchaseDate)
+	a.WarrantyEnd = midnightUTC(a.WarrantyEnd)
+	a.OSEndOfSupport = midnightUTC(a.OSEndOfSupport)
+}
+
+// assetKeys returns the derived columns of a: its sort keys, its lowered
+// location and its lowered search text.
+func assetKeys(a *inventory.Asset) []any {
+	search := strings.ToLower(strings.Join([]string{a.Make, a.Model, a.Serial, a.AssetTag, a.Location, a.AssignedTo, a.Notes}, "\n"))
+	return []any{
+		a.SortKey(inventory.AssetsByAssetTag), a.SortKey(inventory.AssetsBySerial), a.SortKey(inventory.AssetsByModel),
+		strings.ToLower(a.Location), search,
+	}
+}
+
+// assetArgs returns the values of a's columns in the order of
+// assetColumns, then its derived columns.
+func assetArgs(a *inventory.Asset) []any {
+	return append([]any{
+		a.ID, a.SchoolID, string(a.Kind), a.Make, a.Model, a.Serial, a.AssetTag, string(a.Status), a.Location,
+		encodeDate(a.PurchaseDate), a.PurchaseCost, a.Supplier, encodeDate(a.WarrantyEnd), encodeDate(a.OSEndOfSupport),
+		a.Notes, a.AssignedTo, a.Shared, nullUUID(a.DeviceID), encodeTime(a.CreatedAt), encodeTime(a.UpdatedAt),
+	}, assetKeys(a)...)
+}
+
+// insertAssetSQL inserts the values of assetArgs.
+var insertAssetSQL = `INSERT INTO assets (` + assetColumns + `,
+		asset_tag_key, serial_key, model_key, location_key, search_key)
+	VALUES (` + placeholders(25) + `)`
+
+// insertAsset inserts a, which is checked and normalised.
+func insertAsset(ctx context.Context, tx pgx.Tx, a *inventory.Asset) error {
+	if _, err := tx.Exec(ctx, insertAssetSQL, assetArgs(a)...); err != nil {
+		return assetError(err, a)
+	}
+	return nil
+}
+
+// assetError names the serial, asset tag or device that a uniqueness
+// violation on a clashed over, or returns err wrapped.
+func assetError(err error, a *inventory.Asset) error {
+	what, ok := uniqueViolation(err)
+	switch {
+	case !ok:
+		return fmt.Errorf("store asset: %w", err)
+	case what == "assets_school_serial_key":
+		return inventory.Errorf(inventory.ECONFLICT, "serial %q is already in this school's register", a.Serial)
+	case what == "assets_school_asset_tag_key":
+		return inventory.Errorf(inventory.ECONFLICT, "asset tag %q is already in this school's register", a.AssetTag)
+	case what == "assets_device_id_key":
+		return inventory.Errorf(inventory.ECONFLICT, "device %s is already linked to another register entry", a.DeviceID)
+	}
+	return inventory.Errorf(inventory.ECONFLICT, "register entry %s already exists", a.ID)
+}
+
+// UpdateAsset replaces a stored entry's fields but its school, device
+// link and CreatedAt, which it copies into a, and sets UpdatedAt. It
+// refuses with ECONFLICT to set status on_loan, or to change the status
+// of kit that a loan has on loan. Returns EINVALID, ECONFLICT (also for a
+// serial or asset tag used by another entry) and ENOTFOUND. The entry's
+// row is locked first, so that a hand-over of the kit waits for the
+// change, or the change for the hand-over.
+func (db *DB) UpdateAsset(ctx context.Context, a *inventory.Asset) error {
+	if err := a.Validate(); err != nil {
+		return err
+	}
+	v := *a
+	v.UpdatedAt = db.now()
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		old, err := findAssetByID(ctx, tx, v.ID, true)
+		if err != nil {
+			return err
+		}
+		v.SchoolID, v.DeviceID, v.CreatedAt = old.SchoolID, old.DeviceID, old.CreatedAt
+		normalizeAsset(&v)
+		if v.Status != old.Status {
+			if v.Status == inventory.AssetOnLoan {
+				return errOnLoanByLoan(&v)
+			}
+			if err := refuseIfOnLoan(ctx, tx, old); err != nil {
+				return err
+			}
+		}
+		args := append([]any{
+			string(v.Kind), v.Make, v.Model, v.Serial, v.AssetTag, string(v.Status), v.Location,
+			encodeDate(v.PurchaseDate), v.PurchaseCost, v.Supplier, encodeDate(v.WarrantyEnd), encodeDate(v.OSEndOfSupport),
+			v.Notes, v.AssignedTo, v.Shared, encodeTime(v.UpdatedAt),
+		}, assetKeys(&v)...)
+		_, err = tx.Exec(ctx, `UPDATE assets SET
+				kind = $1, make = $2, model = $3, serial = $4, asset_tag = $5, status = $6, location = $7,
+				purchase_date = $8, purchase_cost_pence = $9, supplier = $10, warranty_end = $11, os_end_of_support = $12,
+				notes = $13, assigned_to = $14, shared = $15, updated_at = $16,
+				asset_tag_key = $17, serial_key = $18, model_key = $19, location_key = $20, search_key = $21
+			WHERE id = $22`, append(args, v.ID)...)
+		if err != nil {
+			return assetError(err, &v)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	*a = v
+	return nil
+}
+
+// refuseIfOnLoan returns ECONFLICT when a loan has a on loan: only the
+// loan's return changes its status.
+func refuseIfOnLoan(ctx context.Context, tx pgx.Tx, a *inventory.Asset) error {
+	var n int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM loans WHERE asset_id = $1 AND status = 'on_loan'`,
+		a.ID).Scan(&n); err != nil {
+		return fmt.Errorf("find open loan: %w", err)
+	}
+	if n > 0 {
+		return inventory.Errorf(inventory.ECONFLICT,
+			"%s is out on a loan: record its return before changing its status", a.Label())
+	}
+	return nil
+}
+
+// FindAssetByID returns ENOTFOUND if there is no such entry.
+func (db *DB) FindAssetByID(ctx context.Context, id uuid.UUID) (*inventory.Asset, error) {
+	var a *inventory.Asset
+	err := db.readTx(ctx, func(tx pgx.Tx) (err error) {
+		a, err = findAssetByID(ctx, tx, id, false)
+		return err
+	})
+	return a, err
+}
+
+// FindAssetByDevice returns the entry linked to an agent's device, or
+// ENOTFOUND.
+func (db *DB) FindAssetByDevice(ctx context.Context, deviceID uuid.UUID) (*inventory.Asset, error) {
+	var a *inventory.Asset
+	err := db.readTx(ctx, func(tx pgx.Tx) (err error) {
+		a, err = scanAsset(tx.QueryRow(ctx, `SELECT `+assetColumns+` FROM assets WHERE device_id = $1`, deviceID))
+		if isNoRows(err) {
+			return inventory.Errorf(inventory.ENOTFOUND, "device %s is not in the register", deviceID)
+		}
+		return err
+	})
+	return a, err
+}
+
+// findAssetByID reads an entry, locking its row until the transaction
+// ends when forUpdate is set.
+func findAssetByID(ctx context.Context, tx pgx.Tx, id uuid.UUID, forUpdate bool) (*inventory.Asset, error) {
+	q := `SELECT ` + assetColumns + ` FROM assets WHERE id = $1`
+	if forUpdate {
+		q += ` FOR UPDATE`
+	}
+	a, err := scanAsset(tx.QueryRow(ctx, q, id))
+	if isNoRows(err) {
+		return nil, inventory.Errorf(inventory.ENOTFOUND, "register entry %s not found", id)
+	}
+	return a, err
+}
+
+// assetSortColumns are the key columns of the register's orders; the ID
+// order has none. Entries without a key (”) come last, by ID.
+var assetSortColumns = map[inventory.AssetSort]string{
+	inventory.AssetsByID:       "",
+	inventory.AssetsByAssetTag: "asset_tag_key",
+	inventory.AssetsBySerial:   "serial_key",
+	inventory.AssetsByModel:    "model_key",
+}
+
+// checkAssetFilter checks f, and its cursor key against its order.
+func checkAssetFilter(f inventory.AssetFilter) error {
+	if err := f.Validate(); err != nil {
+		return err
+	}
+	if assetSortColumns[f.Sort] == "" && f.AfterKey != "" {
+		return inventory.Errorf(inventory.EINVALID, "after_key %q: the ID order has no key", f.AfterKey)
+	}
+	return nil
+}
+
+// assetFilter returns the conditions of f, adding their arguments to a.
+// It leaves out the cursor. Serials and AssetTags, when both are given,
+// keep entries that match either, as a check for duplicates wants.
+func assetFilter(f inventory.AssetFilter, a *sqlArgs) []string {
+	var where []string
+	if f.SchoolIDs != nil {
+		where = append(where, "school_id = ANY("+a.add(f.SchoolIDs)+")")
+	}
+	if f.Kind != "" {
+		where = append(where, "kind = "+a.add(string(f.Kind)))
+	}
+	if f.Status != "" {
+		where = append(where, "status = "+a.add(string(f.Status)))
+	}
+	if f.Location != "" {
+		where = append(where, "location_key = "+a.add(strings.ToLower(f.Location)))
+	}
+	if f.Search != "" {
+		where = append(where, `search_key LIKE `+a.add(containsPattern(f.Search))+` ESCAPE '\'`)
+	}
+	if f.Shared != nil {
+		where = append(where, "shared = "+a.add(*f.Shared))
+	}
+	var ids []string
+	if len(f.Serials) > 0 {
+		ids = append(ids, "serial = ANY("+a.add(f.Serials)+"::text[])")
+	}
+	if len(f.AssetTags) > 0 {
+		ids = append(ids, "asset_tag = ANY("+a.add(f.AssetTags)+"::text[])")
+	}
+	if len(ids) > 0 {
+		where = append(where, "("+strings.Join(ids, " OR ")+")")
+	}
+	return where
+}
+
+// FindAssets returns a page of entries matching f, in the order f.Sort
+// and then by ID. Returns EINVALID for an unknown kind, status or sort,
+// or a cursor key given for the ID order.
+func (db *DB) FindAssets(ctx context.Context, f inventory.AssetFilter) ([]*inventory.Asset, error) {
+	if err := checkAssetFilter(f); err != nil {
+		return nil, err
+	}
+	all := []*inventory.Asset{}
+	if f.SchoolIDs != nil && len(f.SchoolIDs) == 0 {
+		return all, nil
+	}
+	err := db.readTx(ctx, func(tx pgx.Tx) error {
+		limit := f.PageLimit()
+		for _, r := range assetRanges(f) {
+			if len(all) >= limit {
+				break
+			}
+			var a sqlArgs
+			where := append(assetFilter(f, &a), r.where(&a)...)
+			page, err := queryAssets(ctx, tx, whereClause(where)+" ORDER BY "+r.orderBy+" LIMIT "+a.add(limit-len(all)), a)
+			if err != nil {
+				return err
+			}
+			all = append(all, page...)
+		}
+		return nil
+	})
+	return all, err
+}
+
+// assetRanges returns the ranges of f's order after its cursor, in order:
+// the entries that share the cursor's key and come after it by ID, those
+// with keys after the cursor's, then those without a key, by ID.
+func assetRanges(f inventory.AssetFilter) []keyRange {
+	col := assetSortColumns[f.Sort]
+	if col == "" {
+		return []keyRange{{orderBy: "id", where: func(a *sqlArgs) []string {
+			if f.After == uuid.Nil {
+				return nil
+			}
+			return []string{"id > " + a.add(f.After)}
+		}}}
+	}
+	var out []keyRange
+	inTail := f.AfterKey == "" && f.After != uuid.Nil
+	switch {
+	case inTail:
+	case f.AfterKey != "":
+		out = append(out,
+			keyRange{orderBy: "id", where: func(a *sqlArgs) []string {
+				return []string{col + " = " + a.add(f.AfterKey), "id > " + a.add(f.After)}
+			}},
+			keyRange{orderBy: col + ", id", where: func(a *sqlArgs) []string {
+				return []string{col + " > " + a.add(f.AfterKey)}
+			}})
+	default:
+		out = append(out, keyRange{orderBy: col + ", id", where: func(a *sqlArgs) []string {
+			return []string{col + " > ''"}
+		}})
+	}
+	return append(out, keyRange{orderBy: "id", where: func(a *sqlArgs) []string {
+		w := []string{col + " = ''"}
+		if inTail {
+			w = append(w, "id > "+a.add(f.After))
+		}
+		return w
+	}})
+}
+
+// queryAssets reads the entries that rest selects: the query after FROM.
+func queryAssets(ctx context.Context, tx pgx.Tx, rest string, args []any) ([]*inventory.Asset, error) {
+	rows, err := tx.Query(ctx, `SELECT `+assetColumns+` FROM assets`+rest, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query assets: %w", err)
+	}
+	defer rows.Close()
+	var all []*inventory.Asset
+	for rows.Next() {
+		a, err := scanAsset(rows)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, a)
+	}
+	return all, rows.Err()
+}
+
+// CountAssets counts the entries f selects, ignoring its cursor, limit
+// and sort; every status and kind has a count, zero or more. Returns
+// EINVALID for an unknown kind or status.
+func (db *DB) CountAssets(ctx context.Context, f inventory.AssetFilter) (inventory.AssetCounts, error) {
+	f.Sort, f.After, f.AfterKey = inventory.AssetsByID, uuid.Nil, ""
+	if err := f.Validate(); err != nil {
+		return inventory.AssetCounts{}, err
+	}
+	c := inventory.AssetCounts{
+		ByStatus: make(map[inventory.AssetStatus]int, len(inventory.AssetStatuses)),
+		ByKind:   make(map[inventory.AssetKind]int, len(inventory.AssetKinds)),
+	}
+	for _, s := range inventory.AssetStatuses {
+		c.ByStatus[s] = 0
+	}
+	for _, k := range inventory.AssetKinds {
+		c.ByKind[k] = 0
+	}
+	if f.SchoolIDs != nil && len(f.SchoolIDs) == 0 {
+		return c, nil
+	}
+	err := db.readTx(ctx, func(tx pgx.Tx) error {
+		var a sqlArgs
+		rows, err := tx.Query(ctx, `SELECT status, kind, count(*) FROM assets`+
+			whereClause(assetFilter(f, &a))+` GROUP BY status, kind`, a...)
+		if err != nil {
+			return fmt.Errorf("count assets: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				status, kind string
+				n            int
+			)
+			if err := rows.Scan(&status, &kind, &n); err != nil {
+				return fmt.Errorf("count assets: %w", err)
+			}
+			c.Total += n
+			c.ByStatus[inventory.AssetStatus(status)] += n
+			c.ByKind[inventory.AssetKind(kind)] += n
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return inventory.AssetCounts{}, err
+	}
+	return c, nil
+}
+
+// ImportAssets creates every entry of list in one transaction, filling
+// each one's ID, CreatedAt and UpdatedAt as CreateAsset does: if any
+// fails, none is stored and none is changed, and the error, with the code
+// CreateAsset would return, names the entry by its index (1-based).
+func (db *DB) ImportAssets(ctx context.Context, list []*inventory.Asset) error {
+	vs := make([]*inventory.Asset, len(list))
+	type key struct {
+		school uuid.UUID
+		v      string
+	}
+	serials, tags := map[key]int{}, map[key]int{}
+	for i, a := range list {
+		v, err := db.newAsset(a)
+		if err != nil {
+			return entryError(i, err)
+		}
+		if j, ok := serials[key{v.SchoolID, v.Serial}]; ok && v.Serial != "" {
+			return inventory.Errorf(inventory.ECONFLICT, "entry %d: serial %q is given twice, also in entry %d", i+1, v.Serial, j+1)
+		}
+		if j, ok := tags[key{v.SchoolID, v.AssetTag}]; ok && v.AssetTag != "" {
+			return inventory.Errorf(inventory.ECONFLICT, "entry %d: asset tag %q is given twice, also in entry %d", i+1, v.AssetTag, j+1)
+		}
+		serials[key{v.SchoolID, v.Serial}], tags[key{v.SchoolID, v.AssetTag}] = i, i
+		vs[i] = v
+	}
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		schools := map[uuid.UUID]bool{}
+		for i, v := range vs {
+			if !schools[v.SchoolID] {
+				if _, err := findSchoolByID(ctx, tx, v.SchoolID); err != nil {
+					return entryError(i, err)
+				}
+				schools[v.SchoolID] = true
+			}
+			if err := insertAsset(ctx, tx, v); err != nil {
+				return entryError(i, formatError(err))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, v := range vs {
+		*list[i] = *v
+	}
+	return nil
+}
+
+// entryError prefixes a domain error with the 1-based index of the entry
+// it is about; other errors are wrapped.
+func entryError(i int, err error) error {
+	var e *inventory.Error
+	if errors.As(err, &e) {
+		return inventory.Errorf(e.Code, "entry %d: %s", i+1, e.Message)
+	}
+	return fmt.Errorf("entry %d: %w", i+1, err)
+}
+
+const assetColumns = `id, school_id, kind, make, model, serial, asset_tag, status, location,
+	purchase_date, purchase_cost_pence, supplier, warranty_end, os_end_of_support,
+	notes, assigned_to, shared, device_id, created_at, updated_at`
+
+func scanAsset(row pgx.Row) (*inventory.Asset, error) {
+	var (
+		a            inventory.Asset
+		kind, status string
+	)
+	err := row.Scan(&a.ID, &a.SchoolID, &kind, &a.Make, &a.Model, &a.Serial, &a.AssetTag, &status, &a.Location,
+		dateScanner{&a.PurchaseDate}, &a.PurchaseCost, &a.Supplier, dateScanner{&a.WarrantyEnd}, dateScanner{&a.OSEndOfSupport},
+		&a.Notes, &a.AssignedTo, &a.Shared, uuidScanner{&a.DeviceID}, timeScanner{&a.CreatedAt}, timeScanner{&a.UpdatedAt})
+	if isNoRows(err) {
+		return nil, err
+	} else if err != nil {
+		return nil, fmt.Errorf("scan asset: %w", err)
+	}
+	a.Kind, a.Status = inventory.AssetKind(kind), inventory.AssetStatus(status)
+	return &a, nil
+}
+
+// The register entry made for a device whose agent enrols and that the
+// register lacks.
+const enrolledAssetNotes = "Added to the register when its agent enrolled."
+
+// linkAsset links an enrolling device to its school's register entry with
+// the same serial number, filling the entry's make and model when empty,
+// or adds an entry for it when there is none. A device already linked, or
+// without a serial, is left alone, and so is an entry linked to another
+// device: enrolment never fails, nor makes a duplicate, for the register.
+// The caller holds the device's row (the enrolment's upsert locks it), so
+// two enrolments of one device take turns here.
+func linkAsset(ctx context.Context, tx pgx.Tx, d *inventory.Device, h *inventory.Hardware, at time.Time) error {
+	var n int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM assets WHERE device_id = $1`, d.ID).Scan(&n); err != nil {
+		return fmt.Errorf("find device's asset: %w", err)
+	} else if n > 0 {
+		return nil
+	}
+	serial := registerText(d.Serial)
+	if serial == "" {
+		return nil
+	}
+	a, err := scanAsset(tx.QueryRow(ctx, `SELECT `+assetColumns+` FROM assets WHERE school_id = $1 AND serial = $2 FOR UPDATE`,
+		d.SchoolID, serial))
+	switch {
+	case err == nil && a.DeviceID != uuid.Nil:
+		return nil
+	case err == nil:
+		if a.Make == "" {
+			a.Make = registerText(h.Make)
+		}
+		if a.Model == "" {
+			a.Model = registerText(h.Model)
+		}
+		a.DeviceID = d.ID
+		args := append([]any{d.ID, a.Make, a.Model, encodeTime(at)}, assetKeys(a)...)
+		if _, err := tx.Exec(ctx, `UPDATE assets SET device_id = $1, make = $2, model = $3, updated_at = $4,
+				asset_tag_key = $5, serial_key = $6, model_key = $7, location_key = $8, search_key = $9
+			WHERE id = $10`, append(args, a.ID)...); err != nil {
+			return fmt.Errorf("link asset: %w", err)
+		}
+		return nil
+	case !isNoRows(err):
+		return err
+	}
+	id, err := newID()
+	if err != nil {
+		return err
+	}
+	a = &inventory.Asset{
+		ID: id, SchoolID: d.SchoolID, Kind: inventory.DeviceKind(*h),
+		Make: registerText(h.Make), Model: registerText(h.Model), Serial: serial,
+		Status: inventory.AssetInStock, Notes: enrolledAssetNotes, DeviceID: d.ID,
+		CreatedAt: utc(at), UpdatedAt: utc(at),
+	}
+	if a.Validate() != nil {
+		return nil
+	}
+	// DO NOTHING: an entry with the serial added meanwhile is kept.
+	if _, err := tx.Exec(ctx, insertAssetSQL+` ON CONFLICT DO NOTHING`, assetArgs(a)...); err != nil {
+		return fmt.Errorf("add asset: %w", err)
+	}
+	return nil
+}
+
+// registerText returns s as a register entry's field holds it: without
+// spaces at the ends and cut to the field's length.
+func registerText(s string) string {
+	s = strings.TrimSpace(s)
+	if r := []rune(s); len(r) > maxRegisterText {
+		s = strings.TrimSpace(string(r[:maxRegisterText]))
+	}
+	return s
+}
+
+// maxRegisterText is the longest text field [inventory.Asset.Validate]
+// accepts.
+const maxRegisterText = 200
