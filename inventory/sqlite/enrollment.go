@@ -129,8 +129,9 @@ func (db *DB) RevokeEnrollToken(ctx context.Context, id uuid.UUID, at time.Time)
 
 // EnrollDevice checks the token with [inventory.EnrollToken.Usable],
 // counts one use, finds the school's device with the report's serial
-// number or creates one, records the report and stores the enrolment, all
-// in one transaction: on any error nothing is stored. Returns ENOTFOUND
+// number or creates one, links it to the school's register entry with
+// that serial or adds one, records the report and stores the enrolment,
+// all in one transaction: on any error nothing is stored. Returns ENOTFOUND
 // for an unknown token and the codes of Usable. Fills r.Enrollment's ID
 // (when zero), DeviceID, SchoolID, TokenID and CreatedAt and returns the
 // device.
@@ -202,6 +203,9 @@ func enrollDevice(ctx context.Context, tx *sql.Tx, r *inventory.EnrollRequest, e
 		sv.status, sv.rank(), sv.failing, sv.unknown, encodeTime(sv.until)))
 	if err != nil {
 		return nil, fmt.Errorf("upsert device: %w", err)
+	}
+	if err := linkAsset(ctx, tx, d, h, r.At); err != nil {
+		return nil, err
 	}
 	if err := saveRecoveryKeys(ctx, tx, d.ID, r.RecoveryKeys, encryptionRead(&r.Report), r.At); err != nil {
 		return nil, err
