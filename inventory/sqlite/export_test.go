@@ -8,3 +8,10 @@ func Pragma(ctx context.Context, db *DB, name string) (string, error) {
 	err := db.db.QueryRowContext(ctx, "PRAGMA "+name).Scan(&v)
 	return v, err
 }
+
+// ExecRaw runs query on the database, bypassing the store: it implements
+// storetest.RawExecer.
+func (db *DB) ExecRaw(ctx context.Context, query string) error {
+	_, err := db.db.ExecContext(ctx, query)
+	return err
+}

@@ -10,7 +10,9 @@
 //
 // Every subtest opens its own store and runs in parallel with the others,
 // so open must return a store that shares nothing with earlier ones and
-// must close it when the test ends (with t.Cleanup).
+// must close it when the test ends (with t.Cleanup). The store must also
+// implement [RawExecer], so that the suite can check what the database
+// itself refuses.
 package storetest
 
 import (
@@ -43,6 +45,10 @@ func Run(t *testing.T, open func(t *testing.T) inventory.Store) {
 	t.Run("SessionStore", su.testSessionStore)
 	t.Run("AuditStore", su.testAuditStore)
 	t.Run("Dashboard", su.testDashboard)
+	t.Run("RegisterStore", su.testRegisterStore)
+	t.Run("LoanStore", su.testLoanStore)
+	t.Run("AgreementStore", su.testAgreementStore)
+	t.Run("SignOutStore", su.testSignOutStore)
 	t.Run("Time", su.testTime)
 }
 
