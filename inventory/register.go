@@ -207,8 +207,9 @@ type AssetFilter struct {
 	Search string
 	// Shared, when not nil, keeps shared (trolley) kit or the rest.
 	Shared *bool
-	// Serials keeps entries with one of these serial numbers (exact);
-	// AssetTags likewise. Used to find duplicates before an import.
+	// Serials and AssetTags, when either is given, keep entries whose
+	// serial number is one of Serials or whose asset tag is one of
+	// AssetTags (exact). Used to find duplicates before an import.
 	Serials   []string
 	AssetTags []string
 	// Sort, After and AfterKey page through the result as in
@@ -270,14 +271,16 @@ type AssetCounts struct {
 type RegisterStore interface {
 	// CreateAsset stores a, filling ID, CreatedAt and UpdatedAt. Returns
 	// EINVALID from [Asset.Validate], ECONFLICT naming the serial or
-	// asset tag already used in the school, and ENOTFOUND for an unknown
+	// asset tag already used in the school or for the status AssetOnLoan
+	// (only a loan's hand-over sets it), and ENOTFOUND for an unknown
 	// school.
 	CreateAsset(ctx context.Context, a *Asset) error
 	// UpdateAsset replaces a stored entry's fields (not its school,
 	// device link or CreatedAt) and sets UpdatedAt. It refuses to set
-	// AssetOnLoan, or to change the status of kit on an open loan, with
-	// ECONFLICT: loans move that status. Returns EINVALID, ECONFLICT and
-	// ENOTFOUND.
+	// AssetOnLoan, or to change the status of kit a loan has handed over,
+	// with ECONFLICT: loans move that status. (Kit a request waits for may
+	// still be marked lost or retired; the loan's next step is then
+	// refused.) Returns EINVALID, ECONFLICT and ENOTFOUND.
 	UpdateAsset(ctx context.Context, a *Asset) error
 	// FindAssetByID returns ENOTFOUND if there is no such entry.
 	FindAssetByID(ctx context.Context, id uuid.UUID) (*Asset, error)

@@ -43,13 +43,13 @@ type Row struct {
 
 // Problem is one thing wrong with one line.
 type Problem struct {
-	Line int
+	Line int `json:"line"`
 	// Column is the header of the cell at fault, as written in the file
 	// (such as "Purchase Date"), or "" for a problem with the whole row.
-	Column string
+	Column string `json:"column"`
 	// Message says what is wrong for a technician, such as
 	// `"31/02/2024" is not a date: use dd/mm/yyyy or yyyy-mm-dd`.
-	Message string
+	Message string `json:"message"`
 }
 
 // Result is a parsed import.

@@ -203,7 +203,7 @@ func TestSigned_Text(t *testing.T) {
 	}
 	for _, want := range []string{
 		"Equipment loan agreement\nSt Mary's C of E Primary\n\nThis agreement is between",
-		"\n[x] I have received the Dell Latitude 5440 with serial number 5CD1234XYZ and asset tag SM-0042,",
+		"\n[x] I am borrowing the Dell Latitude 5440 with serial number 5CD1234XYZ and asset tag SM-0042,",
 		"\n\nSigned by: Zoë Ó Súilleabháin\nSigned at: 2026-12-02T14:05:00Z\nAddress: 203.0.113.7\nTemplate version: 3\n",
 	} {
 		if !strings.Contains(text, want) {

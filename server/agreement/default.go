@@ -13,7 +13,6 @@ This agreement is between {school} ("the school") and {borrower} ({borrower_emai
 Equipment: {kind}, {make} {model}
 Serial number: {serial}
 Asset tag: {asset_tag}
-Accessories: {accessories}
 Reason for the loan: {reason}
 Expected return date: {expected_return}
 Checks and updates: {check_interval}
@@ -40,7 +39,7 @@ Private use
 
 The equipment is provided mainly so that you can do your work. Under HM Revenue & Customs rules, equipment an employer provides for work is not taxed as a benefit as long as any private use of it is insignificant, so please keep personal use to a minimum.`),
 		Declarations: []string{
-			"I have received the {make} {model} with serial number {serial} and asset tag {asset_tag}, in good working order, with these accessories: {accessories}.",
+			"I am borrowing the {make} {model} with serial number {serial} and asset tag {asset_tag}, and I will tell the school at once if it is not in good working order when it is handed to me.",
 			"I will look after the equipment, will not leave it in a car, and will tell the school at once if it is damaged, lost or stolen.",
 			"I understand that the school's insurance covers the equipment only when reasonable care is taken of it, and that I may be asked to contribute towards the cost if it is lost or damaged through my negligence.",
 			"I will return the equipment when the school asks, when I leave the school's employment, and by the expected return date if there is one, and I will bring it in to be checked and updated as often as shown above.",

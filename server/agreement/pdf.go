@@ -384,3 +384,20 @@ func ukTime(t time.Time) time.Time {
 	}
 	return u.In(time.FixedZone("GMT", 0))
 }
+
+// Block is one paragraph of a template's body as pages show it: its
+// lines, and whether it is a heading (one short line without closing
+// punctuation), laid out as the PDF lays it out.
+type Block struct {
+	Heading bool
+	Lines   []string
+}
+
+// Blocks returns the body's paragraphs.
+func (t Template) Blocks() []Block {
+	var out []Block
+	for _, p := range paragraphs(t.Body) {
+		out = append(out, Block{Heading: isHeading(p), Lines: p})
+	}
+	return out
+}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/rollcall/rollcall/inventory"
 	"github.com/rollcall/rollcall/server/admin"
 	"github.com/rollcall/rollcall/server/grpcapi"
+	"github.com/rollcall/rollcall/server/notify"
 	"github.com/rollcall/rollcall/server/pki"
 	"github.com/rollcall/rollcall/server/vault"
 	"github.com/rollcall/rollcall/server/web"
@@ -32,6 +34,8 @@ type Options struct {
 	Config          Config // DB, addresses; empty addresses take the defaults
 	Logger          *slog.Logger
 	CheckInInterval time.Duration // zero means grpcapi.DefaultCheckInInterval
+	// SMTPPassword goes with Config.SMTP.Username; it is never stored.
+	SMTPPassword string
 	// Remember, when not nil, is written into the data directory once the
 	// store and both listeners are ready and before anything is served,
 	// so a later command that finds the server up finds its database too.
@@ -57,6 +61,11 @@ type App struct {
 	// closes sweepDone.
 	sweeping  chan struct{}
 	sweepDone chan struct{}
+	// mail sends the loan emails (nil: email is off); publicURL starts
+	// their links.
+	mail      web.Mailer
+	outbox    *notify.Outbox
+	publicURL string
 }
 
 // Start opens the store and the CA, listens on both addresses and serves
@@ -117,12 +126,18 @@ func (a *App) start(ctx context.Context, o Options, cfg Config) error {
 		httpLn.Close()
 		return fmt.Errorf("vault: %w", err)
 	}
+	if err := a.startMail(o, cfg, reg); err != nil {
+		agentLn.Close()
+		httpLn.Close()
+		return err
+	}
 	a.grpc = grpcapi.New(a.logger, a.Store, ca, v, opts...).NewGRPCServer(cert)
 	advertise := a.Advertise
 	a.http = &http.Server{
 		Handler: web.NewServer(a.logger, a.Store, reg, web.Options{
 			Vault:      v,
 			TrustProxy: cfg.TrustProxy,
+			Mail:       a.mail,
 			Enroll: func(ctx context.Context, school string, uses int, ttl time.Duration) (string, error) {
 				return admin.CreateEnrollToken(ctx, a.Store, ca, admin.EnrollTokenRequest{School: school, Uses: uses, TTL: ttl, Advertise: advertise, Now: time.Now()})
 			},
@@ -186,7 +201,39 @@ func (a *App) shutdown() {
 	close(a.sweeping)
 	wg.Wait()
 	<-a.sweepDone
+	if a.outbox != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), grace)
+		if err := a.outbox.Close(ctx); err != nil {
+			a.logger.Error("emails still queued at shutdown were not sent", "err", err)
+		}
+		cancel()
+	}
 	a.Store.Close()
+}
+
+// startMail sets up the outbox for the school's relay, or no email at
+// all when none is configured, and the address the emails' links start
+// with.
+func (a *App) startMail(o Options, cfg Config, reg prometheus.Registerer) error {
+	a.publicURL = strings.TrimRight(cfg.PublicURL, "/")
+	if a.publicURL == "" {
+		a.publicURL = "http://" + AdvertiseAddr("", a.HTTPAddr.String())
+	}
+	if cfg.SMTP.Host == "" {
+		a.logger.Info("email is off: no SMTP relay is configured (serve --smtp-host)")
+		return nil
+	}
+	c := notify.Config{Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: cfg.SMTP.Username, Password: o.SMTPPassword, From: cfg.SMTP.From, Security: cfg.SMTP.Security}
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("email: %w", err)
+	}
+	smtp, err := notify.NewSMTP(c)
+	if err != nil {
+		return fmt.Errorf("email: %w", err)
+	}
+	a.outbox = notify.NewOutbox(a.logger, smtp, notify.OutboxOptions{Registerer: reg})
+	a.mail = a.outbox
+	return nil
 }
 
 // AdvertiseAddr returns the address agents should dial: advertise when

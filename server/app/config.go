@@ -22,6 +22,22 @@ type Config struct {
 	// TrustProxy: the web side is behind a reverse proxy, so the client's
 	// address is the last hop of X-Forwarded-For.
 	TrustProxy bool `json:"trust_proxy,omitempty"`
+	// PublicURL is the dashboard's address as people reach it
+	// ("https://rollcall.school.example"), for the links in emails the
+	// sweep sends. Empty: http:// and the web listener's address.
+	PublicURL string `json:"public_url,omitempty"`
+	// SMTP is the school's mail relay; an empty host means no email. Its
+	// password is never stored here: serve reads $ROLLCALL_SMTP_PASSWORD.
+	SMTP SMTPConfig `json:"smtp,omitzero"`
+}
+
+// SMTPConfig is the mail relay as the data directory remembers it.
+type SMTPConfig struct {
+	Host     string `json:"host,omitempty"`
+	Port     int    `json:"port,omitempty"`
+	Username string `json:"username,omitempty"`
+	From     string `json:"from,omitempty"`
+	Security string `json:"security,omitempty"` // starttls (default), tls or none
 }
 
 // Default addresses.
@@ -79,6 +95,24 @@ func (c Config) Merge(flags Config) Config {
 	}
 	if flags.TrustProxy {
 		c.TrustProxy = true
+	}
+	if flags.PublicURL != "" {
+		c.PublicURL = flags.PublicURL
+	}
+	if flags.SMTP.Host != "" {
+		c.SMTP.Host = flags.SMTP.Host
+	}
+	if flags.SMTP.Port != 0 {
+		c.SMTP.Port = flags.SMTP.Port
+	}
+	if flags.SMTP.Username != "" {
+		c.SMTP.Username = flags.SMTP.Username
+	}
+	if flags.SMTP.From != "" {
+		c.SMTP.From = flags.SMTP.From
+	}
+	if flags.SMTP.Security != "" {
+		c.SMTP.Security = flags.SMTP.Security
 	}
 	return c
 }

@@ -34,6 +34,7 @@ import (
 	agentv1 "github.com/rollcall/rollcall/proto/agent/v1"
 	"github.com/rollcall/rollcall/server/admin"
 	"github.com/rollcall/rollcall/server/app"
+	"github.com/rollcall/rollcall/server/notify/mailtest"
 	"github.com/rollcall/rollcall/server/pki"
 )
 
@@ -61,6 +62,8 @@ type harness struct {
 	done     chan error
 	apiToken string
 	logs     *syncBuffer // everything the server logged
+	// mail is the SMTP server the app sends its emails to.
+	mail *mailtest.Server
 }
 
 // syncBuffer is a bytes.Buffer safe for the server's goroutines.
@@ -83,7 +86,7 @@ func (s *syncBuffer) String() string {
 
 func start(t *testing.T, db string) *harness {
 	t.Helper()
-	h := &harness{t: t, dataDir: t.TempDir(), db: db, logs: &syncBuffer{}}
+	h := &harness{t: t, dataDir: t.TempDir(), db: db, logs: &syncBuffer{}, mail: mailtest.Start(t)}
 	h.startApp("127.0.0.1:0")
 	_, _, err := admin.AddUser(context.Background(), h.app.Store, "tech@school.example", "Tess Tech", "technician", "")
 	if err != nil {
@@ -99,10 +102,12 @@ func start(t *testing.T, db string) *harness {
 func (h *harness) startApp(agentAddr string) {
 	h.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
+	mc := h.mail.Config()
 	a, err := app.Start(ctx, app.Options{
 		DataDir: h.dataDir,
-		Config:  app.Config{DB: h.db, AgentAddr: agentAddr, HTTPAddr: "127.0.0.1:0"},
-		Logger:  slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Config: app.Config{DB: h.db, AgentAddr: agentAddr, HTTPAddr: "127.0.0.1:0",
+			SMTP: app.SMTPConfig{Host: mc.Host, Port: mc.Port, From: mc.From, Security: mc.Security}},
+		Logger: slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
 		cancel()

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/rollcall/rollcall/inventory"
+	"github.com/rollcall/rollcall/server/web"
 )
 
 // SweepInterval is how often the server tidies up and keeps its figures.
@@ -14,7 +15,8 @@ const SweepInterval = 5 * time.Minute
 // whose verdict is due (none yet, antivirus definitions gone past the
 // limit since the last report, or a policy change), marks devices not seen
 // within their school's policy as failing seen_recently, records today's
-// compliance figures for the overview's chart, and deletes expired
+// compliance figures for the overview's chart, emails reminders of loan
+// checks falling due or overdue, and deletes expired
 // sessions and old failed sign-ins. Every step is idempotent, so several
 // replicas may sweep the same database.
 func (a *App) sweep(ctx context.Context, stop <-chan struct{}) {
@@ -50,6 +52,13 @@ func (a *App) SweepOnce(ctx context.Context, now time.Time) {
 			if _, err := a.Store.MarkUnseen(ctx, sc.ID, now.AddDate(0, 0, -days)); err != nil {
 				log.ErrorContext(ctx, "mark unseen devices", "school", sc.Slug, "err", err)
 			}
+		}
+	}
+	if a.mail != nil {
+		if n, err := web.RemindChecks(ctx, a.Store, a.mail, a.publicURL, now); err != nil {
+			log.ErrorContext(ctx, "email check reminders", "err", err)
+		} else if n > 0 {
+			log.InfoContext(ctx, "emailed check reminders", "loans", n)
 		}
 	}
 	if err := inventory.RecordComplianceDays(ctx, a.Store, now); err != nil {

@@ -392,6 +392,43 @@ func TestRoleMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The register and loans: school B's laptop, a request there, and
+	// two shared iPads, one signed out.
+	assetA, err := h.app.Store.FindAssetByDevice(ctx, devA.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assetB, err := h.app.Store.FindAssetByDevice(ctx, devB.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schoolB, err := h.app.Store.FindSchoolBySlug(ctx, "school-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	loanB, err := inventory.NewLoan(schoolB, staffB.ID, staffB.ID, assetB, "", "Marking", time.Time{}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.app.Store.CreateLoan(ctx, loanB, &inventory.LoanEvent{SchoolID: schoolB.ID, AssetID: assetB.ID, Action: "requested", ActorID: staffB.ID, At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	var ipads []*inventory.Asset
+	for _, tag := range []string{"IPAD-B1", "IPAD-B2"} {
+		a := &inventory.Asset{SchoolID: schoolB.ID, Kind: inventory.KindTablet, AssetTag: tag, Status: inventory.AssetInStock, Shared: true}
+		if err := h.app.Store.CreateAsset(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		ipads = append(ipads, a)
+	}
+	outB := &inventory.SignOut{SchoolID: schoolB.ID, AssetID: ipads[1].ID, UserID: staffB.ID, OutBy: staffB.ID, OutAt: time.Now(), DueBack: time.Now().Add(time.Hour)}
+	if err := h.app.Store.CreateSignOut(ctx, outB); err != nil {
+		t.Fatal(err)
+	}
+	kit := revoke // technicians change the register and hand kit over
+	editors := map[inventory.Role]bool{inventory.RoleOrgAdmin: true, inventory.RoleHeadteacher: true}
+	_ = assetA
+
 	pick := func(ok bool, yes, no int) int {
 		if ok {
 			return yes
@@ -454,6 +491,39 @@ func TestRoleMatrix(t *testing.T) {
 		{"PUT", "/api/v1/schools/school-a/policy", true, `{"max_idle_lock_minutes": 10}`, func(w who) int { return pick(policyEdit[w.role], 200, 403) }, "", nil},
 		{"PUT", "/api/v1/schools/school-b/policy", true, `{"max_idle_lock_minutes": 10}`, func(w who) int { return pick(isOrg(w), 200, 404) }, "", nil},
 		{"GET", "/api/v1/audit", true, "", func(w who) int { return pick(audits[w.role], 200, 403) }, "", nil},
+
+		{"GET", "/register", false, "", func(w who) int { return pick(fleet[w.role], 200, 403) }, "", nil},
+		{"GET", "/register.csv", false, "", func(w who) int { return pick(fleet[w.role], 200, 403) }, "", nil},
+		{"GET", "/register/new", false, "", func(w who) int { return pick(kit[w.role], 200, 403) }, "", nil},
+		{"POST", "/register", false, "", func(w who) int { return pick(kit[w.role], 303, 403) }, "", url.Values{"school": {"school-a"}, "kind": {"camera"}, "serial": {"CAM"}}},
+		{"GET", "/register/import", false, "", func(w who) int { return pick(kit[w.role], 200, 403) }, "", nil},
+		{"POST", "/register/import", false, "", func(w who) int { return pick(kit[w.role], 400, 403) }, "", url.Values{"school": {"school-a"}, "action": {"preview"}}},
+		{"GET", "/register/" + assetB.ID.String(), false, "", func(w who) int { return pick(isOrg(w), 200, pick(fleet[w.role], 404, 403)) }, "SN-B", nil},
+		{"POST", "/register/" + assetB.ID.String(), false, "", func(w who) int { return pick(isOrg(w), 303, pick(kit[w.role], 404, 403)) }, "SN-B", url.Values{"kind": {"laptop"}, "status": {"in_stock"}, "serial": {"SN-B"}}},
+		{"GET", "/loans", false, "", func(w who) int { return 200 }, "", nil},
+		{"GET", "/loans/new", false, "", func(w who) int { return 200 }, "", nil},
+		{"POST", "/loans", false, "", func(w who) int { return 303 }, "", url.Values{"school": {"school-a"}, "kind": {"laptop"}, "reason": {"Reports"}}},
+		{"GET", "/loans/" + loanB.ID.String(), false, "", func(w who) int { return pick(isOrg(w), 200, 404) }, "SN-B", nil},
+		{"POST", "/loans/" + loanB.ID.String() + "/approve", false, "", func(w who) int { return pick(isOrg(w), 303, 404) }, "SN-B", nil},
+		{"GET", "/loans/" + loanB.ID.String() + "/agreement.pdf", false, "", func(w who) int { return 404 }, "SN-B", nil},
+		{"GET", "/agreements", false, "", func(w who) int { return pick(editors[w.role], 200, 403) }, "", nil},
+		{"POST", "/agreements", false, "", func(w who) int { return pick(editors[w.role], 303, 403) }, "", url.Values{"school": {"school-a"}, "title": {"Loan"}, "body": {"This is for {borrower}."}, "declarations": {"I agree."}}},
+		{"POST", "/agreements", false, "", func(w who) int { return pick(isOrg(w), 303, pick(editors[w.role], 400, 403)) }, "", url.Values{"school": {"school-b"}, "title": {"Loan"}, "body": {"This is for {borrower}."}, "declarations": {"I agree."}}},
+		{"POST", "/agreements/settings", false, "", func(w who) int { return pick(editors[w.role], 303, 403) }, "", url.Values{"school": {"school-a"}, "check_interval_days": {"30"}}},
+		{"GET", "/trolley", false, "", func(w who) int { return 200 }, "", nil},
+		{"POST", "/trolley/out", false, "", func(w who) int { return pick(isOrg(w), 303, 404) }, "IPAD-B1", url.Values{"asset": {ipads[0].ID.String()}}},
+		{"POST", "/trolley/" + outB.ID.String() + "/in", false, "", func(w who) int { return pick(isOrg(w), 303, 404) }, "IPAD-B2", nil},
+		{"GET", "/api/v1/register", true, "", func(w who) int { return pick(fleet[w.role], 200, 403) }, "", nil},
+		{"POST", "/api/v1/register", true, `{"school": "school-a", "kind": "tablet", "asset_tag": "API-{role}"}`, func(w who) int { return pick(kit[w.role], 201, 403) }, "", nil},
+		{"GET", "/api/v1/register/export.csv", true, "", func(w who) int { return pick(fleet[w.role], 200, 403) }, "", nil},
+		{"POST", "/api/v1/register/import?school=school-a&dry_run=1", true, "Asset Tag,Serial,Category\r\nK1,S1,Laptops\r\n", func(w who) int { return pick(kit[w.role], 200, 403) }, "", nil},
+		{"GET", "/api/v1/register/" + assetB.ID.String(), true, "", func(w who) int { return pick(isOrg(w), 200, 404) }, "SN-B", nil},
+		{"GET", "/api/v1/loans", true, "", func(w who) int { return 200 }, "", nil},
+		{"POST", "/api/v1/loans", true, `{"school": "school-a", "kind": "camera", "reason": "Sports day"}`, func(w who) int { return 201 }, "", nil},
+		{"GET", "/api/v1/loans/" + loanB.ID.String(), true, "", func(w who) int { return pick(isOrg(w), 200, 404) }, "", nil},
+		{"POST", "/api/v1/loans/" + loanB.ID.String() + "/cancel", true, "", func(w who) int { return pick(isOrg(w), 200, 404) }, "", nil},
+		{"GET", "/api/v1/loans/" + loanB.ID.String() + "/agreement.pdf", true, "", func(w who) int { return 404 }, "", nil},
+		{"GET", "/api/v1/openapi.json", true, "", func(w who) int { return 200 }, "", nil},
 	}
 	// Every route the server has is in the matrix, but the two that sign
 	// in and out, which TestSignIn drives.
@@ -483,7 +553,7 @@ func TestRoleMatrix(t *testing.T) {
 				var code int
 				var body string
 				if rt.api {
-					req, _ := http.NewRequest(rt.method, b.base+rt.path, strings.NewReader(rt.body))
+					req, _ := http.NewRequest(rt.method, b.base+rt.path, strings.NewReader(strings.ReplaceAll(rt.body, "{role}", string(p.role))))
 					req.Header.Set("Authorization", "Bearer "+apiToken)
 					resp, err := http.DefaultClient.Do(req)
 					if err != nil {
@@ -499,6 +569,9 @@ func TestRoleMatrix(t *testing.T) {
 					}
 					if e := form.Get("email"); e != "" {
 						form.Set("email", string(p.role)+"-"+e) // one invitation each
+					}
+					if sn := form.Get("serial"); sn != "" && rt.path == "/register" {
+						form.Set("serial", string(p.role)+"-"+sn) // one camera each
 					}
 					code, _, body = b.post(rt.path, form)
 				} else {

@@ -178,10 +178,14 @@ func (s *server) handleDevicesPage() http.Handler {
 	})
 }
 
-func cloneValues(v url.Values) url.Values {
+// cloneValues copies v without the keys drop.
+func cloneValues(v url.Values, drop ...string) url.Values {
 	out := url.Values{}
 	for k, vs := range v {
 		out[k] = slices.Clone(vs)
+	}
+	for _, k := range drop {
+		out.Del(k)
 	}
 	return out
 }
@@ -249,6 +253,9 @@ type devicePage struct {
 	Enrollments []*inventory.Enrollment
 	CanRevoke   bool
 	EOS         time.Time
+	// Asset is the device's register entry, and Loans its loans.
+	Asset *inventory.Asset
+	Loans []loanRow
 }
 
 // usbRow is one USB event on the device page.
@@ -305,8 +312,30 @@ func (s *server) handleDevicePage() http.Handler {
 		}
 		page.CanRevoke = viewerOf(ctx).holds(d.SchoolID, deviceManagers...)
 		page.EOS, _ = inventory.OSEndOfSupport(d.OSName, d.OSVersion)
+		if err := s.deviceLoans(r, &page); err != nil {
+			s.pageError(w, r, err)
+			return
+		}
 		s.render(w, r, http.StatusOK, "device.html", deviceTitle(d), page)
 	})
+}
+
+// deviceLoans fills in the device's register entry and its loans.
+func (s *server) deviceLoans(r *http.Request, page *devicePage) error {
+	ctx := r.Context()
+	a, err := s.store.FindAssetByDevice(ctx, page.Device.ID)
+	if inventory.ErrorCode(err) == inventory.ENOTFOUND {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	page.Asset = a
+	loans, err := s.store.FindLoans(ctx, inventory.LoanFilter{AssetID: a.ID, Limit: 20})
+	if err != nil {
+		return err
+	}
+	page.Loans, err = s.loanRows(ctx, s.names(ctx), loans)
+	return err
 }
 
 func deviceTitle(d *inventory.Device) string {

@@ -55,7 +55,9 @@ type overviewPage struct {
 // homePage is the data of the home page of someone who does not look
 // after the fleet.
 type homePage struct {
-	Roles []string
+	Roles    []string
+	Loans    []loanRow
+	SignOuts []signOutRow
 }
 
 func (s *server) handleHome() http.Handler {
@@ -65,6 +67,10 @@ func (s *server) handleHome() http.Handler {
 			page := homePage{}
 			for _, g := range v.grants {
 				page.Roles = append(page.Roles, string(g.Role))
+			}
+			if err := s.homeLoans(r, &page); err != nil {
+				s.pageError(w, r, err)
+				return
 			}
 			s.render(w, r, http.StatusOK, "home.html", "Home", page)
 			return
@@ -80,6 +86,26 @@ func (s *server) handleHome() http.Handler {
 		}
 		s.render(w, r, http.StatusOK, "overview.html", "Fleet overview", page)
 	})
+}
+
+// homeLoans fills in what the viewer holds: open loans and kit signed out.
+func (s *server) homeLoans(r *http.Request, page *homePage) error {
+	ctx := r.Context()
+	v := viewerOf(ctx)
+	n := s.names(ctx)
+	loans, err := s.store.FindLoans(ctx, inventory.LoanFilter{BorrowerID: v.user.ID, Statuses: inventory.OpenLoanStatuses, Limit: 50})
+	if err != nil {
+		return err
+	}
+	if page.Loans, err = s.loanRows(ctx, n, loans); err != nil {
+		return err
+	}
+	outs, err := s.store.FindSignOuts(ctx, inventory.SignOutFilter{UserID: v.user.ID, OnlyOut: true, Limit: 50})
+	if err != nil {
+		return err
+	}
+	page.SignOuts = s.signOutRows(n, outs, nil)
+	return nil
 }
 
 // overview gathers the overview's figures for the given schools (nil:

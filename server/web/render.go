@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,12 +21,22 @@ var assets embed.FS
 // pages holds each page's template, parsed with the shared layout.
 var pages = func() map[string]*template.Template {
 	funcs := template.FuncMap{
-		"ago":        ago,
-		"when":       when,
-		"ruleName":   ruleName,
-		"roleName":   roleName,
-		"doneText":   doneText,
-		"statusText": statusText,
+		"ago":             ago,
+		"when":            when,
+		"ruleName":        ruleName,
+		"roleName":        roleName,
+		"doneText":        doneText,
+		"statusText":      statusText,
+		"day":             day,
+		"kindTitle":       kindTitle,
+		"kindName":        kindName,
+		"assetStatusText": assetStatusText,
+		"loanStatusText":  loanStatusText,
+		"stepHelp":        stepHelp,
+		"intervalText":    intervalText,
+		"eventText":       eventText,
+		"pounds":          pounds,
+		"assetSortText":   assetSortText,
 	}
 	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html"))
 	names, err := fs.Glob(assets, "templates/*.html")
@@ -72,8 +83,12 @@ func nav(v viewer, current string) []navItem {
 	add("/", "Home", !fleet)
 	add("/devices", "Devices", fleet)
 	add("/enrolment", "Enrol laptops", v.mayAnywhere(deviceManagers...))
+	add("/register", "Register", v.mayAnywhere(registerReaders...))
+	add("/loans", "Loans", v.user != nil)
+	add("/trolley", "Shared kit", v.user != nil)
 	add("/policy", "Policy", fleet)
 	add("/people", "People", v.mayAnywhere(peopleManagers...))
+	add("/agreements", "Agreement", v.mayAnywhere(agreementEditors...))
 	add("/audit", "Audit log", v.mayAnywhere(auditReaders...))
 	return items
 }
@@ -155,6 +170,26 @@ func handleStylesheet() http.Handler {
 	})
 }
 
+// day writes a date for people: "Friday 24 July 2027".
+func day(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("Monday 2 January 2006")
+}
+
+// pounds writes an amount in pence as pounds: "£1,299.00"; "" for none.
+func pounds(pence int64) string {
+	if pence == 0 {
+		return ""
+	}
+	whole := strconv.FormatInt(pence/100, 10)
+	for i := len(whole) - 3; i > 0; i -= 3 {
+		whole = whole[:i] + "," + whole[i:]
+	}
+	return fmt.Sprintf("£%s.%02d", whole, pence%100)
+}
+
 // when writes a time for people, in UTC.
 func when(t time.Time) string {
 	if t.IsZero() {
@@ -193,14 +228,29 @@ func roleName(role any) string {
 // doneTexts are the confirmations a page shows after a change, keyed by
 // the ?done= the change redirects with; anything else shows nothing.
 var doneTexts = map[string]string{
-	"disabled":      "The account is disabled: its sessions and API tokens stop working now.",
-	"enabled":       "The account is enabled again.",
-	"role-granted":  "The role is given.",
-	"role-revoked":  "The role is removed.",
-	"token-revoked": "The token is revoked. Laptops that already enrolled with it keep working.",
-	"revoked":       "The certificate is revoked.",
-	"saved":         "Saved.",
-	"invited":       "Your account is ready.",
+	"disabled":       "The account is disabled: its sessions and API tokens stop working now.",
+	"enabled":        "The account is enabled again.",
+	"role-granted":   "The role is given.",
+	"role-revoked":   "The role is removed.",
+	"token-revoked":  "The token is revoked. Laptops that already enrolled with it keep working.",
+	"revoked":        "The certificate is revoked.",
+	"saved":          "Saved.",
+	"invited":        "Your account is ready.",
+	"loan-requested": "Your request is sent to the headteacher to approve.",
+	"loan-approve":   "Approved. The borrower can sign once every approval is in and the device is chosen.",
+	"loan-decline":   "Declined. The borrower sees the reason on this page.",
+	"loan-choose":    "The device is chosen.",
+	"loan-sign":      "Signed. Download your agreement below at any time; the technician can now hand the kit over.",
+	"loan-handover":  "Handed over: the kit is now on loan.",
+	"loan-check":     "The check is recorded; the next one is due one interval from today.",
+	"loan-return":    "Received back: the kit is in stock again.",
+	"loan-cancel":    "The loan is cancelled.",
+	"asset-saved":    "Saved to the register.",
+	"imported":       "Imported into the register.",
+	"template-saved": "The new version of the agreement is saved. Loans signed from now on use it; agreements already signed keep their own text.",
+	"settings-saved": "The loan settings are saved.",
+	"signed-out":     "Signed out for the day.",
+	"signed-in":      "Signed back in.",
 }
 
 func doneText(code string) string { return doneTexts[code] }

@@ -34,6 +34,8 @@ type Options struct {
 	// X-Forwarded-For, for a server behind a reverse proxy. Leave it off
 	// when clients reach the server directly: they could forge the header.
 	TrustProxy bool
+	// Mail sends the loan emails; nil sends none.
+	Mail Mailer
 }
 
 // EnrollTokenMaker makes an enrolment token for a school: uses devices
@@ -50,6 +52,7 @@ type server struct {
 	now    func() time.Time
 	// trustProxy: see Options.TrustProxy.
 	trustProxy bool
+	mail       Mailer
 }
 
 // NewServer returns the HTTP handler. gatherer serves /metrics.
@@ -57,9 +60,12 @@ func NewServer(logger *slog.Logger, store inventory.Store, gatherer prometheus.G
 	if logger == nil || store == nil || gatherer == nil || o.Vault == nil {
 		panic("web.NewServer: nil dependency")
 	}
-	s := &server{logger: logger.With("component", "web"), store: store, vault: o.Vault, enroll: o.Enroll, now: o.Now, trustProxy: o.TrustProxy}
+	s := &server{logger: logger.With("component", "web"), store: store, vault: o.Vault, enroll: o.Enroll, now: o.Now, trustProxy: o.TrustProxy, mail: o.Mail}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.mail == nil {
+		s.mail = discardMail{}
 	}
 	mux := http.NewServeMux()
 	s.addRoutes(mux, gatherer)
@@ -83,6 +89,17 @@ func (s *server) addRoutes(mux *http.ServeMux, gatherer prometheus.Gatherer) {
 	mux.Handle("GET /api/v1/schools/{slug}/policy", api(handlePolicyGet(logger, store)))
 	mux.Handle("PUT /api/v1/schools/{slug}/policy", api(s.handlePolicyPut()))
 	mux.Handle("GET /api/v1/audit", api(s.handleAuditAPI()))
+	mux.Handle("GET /api/v1/register", api(s.handleRegisterListAPI()))
+	mux.Handle("POST /api/v1/register", api(s.handleAssetCreateAPI()))
+	mux.Handle("GET /api/v1/register/export.csv", api(s.handleRegisterCSV(s.apiFail)))
+	mux.Handle("POST /api/v1/register/import", limitBody(maxImportBytes, api(s.handleImportAPI())))
+	mux.Handle("GET /api/v1/register/{id}", api(s.handleAssetGetAPI()))
+	mux.Handle("GET /api/v1/loans", api(s.handleLoanListAPI()))
+	mux.Handle("POST /api/v1/loans", api(s.handleLoanCreateAPI()))
+	mux.Handle("GET /api/v1/loans/{id}", api(s.handleLoanGetAPI()))
+	mux.Handle("POST /api/v1/loans/{id}/{step}", api(s.handleLoanStepAPI()))
+	mux.Handle("GET /api/v1/loans/{id}/agreement.pdf", api(s.handleAgreementPDF(s.apiFail)))
+	mux.Handle("GET /api/v1/openapi.json", handleOpenAPI())
 	mux.Handle("/api/", handleAPINotFound(logger))
 
 	mux.Handle("GET /static/rollcall.css", handleStylesheet())
@@ -113,6 +130,26 @@ func (s *server) addRoutes(mux *http.ServeMux, gatherer prometheus.Gatherer) {
 	mux.Handle("POST /people/{id}/roles", page(s.requirePage(peopleManagers, s.handleRole(true))))
 	mux.Handle("POST /people/{id}/roles/revoke", page(s.requirePage(peopleManagers, s.handleRole(false))))
 	mux.Handle("GET /audit", page(s.requirePage(auditReaders, s.handleAuditPage())))
+	mux.Handle("GET /register", page(s.requirePage(registerReaders, s.handleRegisterPage())))
+	mux.Handle("GET /register.csv", page(s.requirePage(registerReaders, s.handleRegisterCSV(s.pageError))))
+	mux.Handle("GET /register/new", page(s.requirePage(kitManagers, s.handleNewAssetPage())))
+	mux.Handle("POST /register", page(s.requirePage(kitManagers, s.handleAssetCreate())))
+	mux.Handle("GET /register/import", page(s.requirePage(kitManagers, s.handleImportPage())))
+	mux.Handle("POST /register/import", limitBody(maxImportBytes+1<<20, page(s.requirePage(kitManagers, s.handleImport()))))
+	mux.Handle("GET /register/{id}", page(s.requirePage(registerReaders, s.handleAssetPage())))
+	mux.Handle("POST /register/{id}", page(s.requirePage(kitManagers, s.handleAssetUpdate())))
+	mux.Handle("GET /loans", page(s.handleLoansPage()))
+	mux.Handle("GET /loans/new", page(s.handleNewLoanPage()))
+	mux.Handle("POST /loans", page(s.handleLoanCreate()))
+	mux.Handle("GET /loans/{id}", page(s.handleLoanPage()))
+	mux.Handle("POST /loans/{id}/{step}", page(s.handleLoanStep()))
+	mux.Handle("GET /loans/{id}/agreement.pdf", page(s.handleAgreementPDF(s.pageError)))
+	mux.Handle("GET /agreements", page(s.requirePage(agreementEditors, s.handleAgreementsPage())))
+	mux.Handle("POST /agreements", page(s.requirePage(agreementEditors, s.handleAgreementSave())))
+	mux.Handle("POST /agreements/settings", page(s.requirePage(agreementEditors, s.handleLoanSettingsSave())))
+	mux.Handle("GET /trolley", page(s.handleTrolleyPage()))
+	mux.Handle("POST /trolley/out", page(s.handleKitOut()))
+	mux.Handle("POST /trolley/{id}/in", page(s.handleKitIn()))
 	mux.Handle("GET /invite/{token}", s.withSession(s.handleInviteForm()))
 	mux.Handle("POST /invite/{token}", s.withSession(s.handleInviteAccept()))
 	mux.Handle("/", page(s.handlePageNotFound()))

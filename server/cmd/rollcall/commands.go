@@ -80,6 +80,13 @@ func (e env) serve(ctx context.Context, args []string) error {
 	httpAddr := fs.String("http-addr", "", "web and REST listen address (default "+app.DefaultHTTPAddr+")")
 	advertise := fs.String("advertise", "", "host:port that agents dial, written into enrolment tokens (default: this host's name and the agent port)")
 	trustProxy := fs.Bool("trust-proxy", false, "the dashboard is behind a reverse proxy: take the client's address from X-Forwarded-For (remembered)")
+	publicURL := fs.String("public-url", "", "the dashboard's address as people reach it, for links in emails, e.g. https://rollcall.school.example (remembered)")
+	var smtp app.SMTPConfig
+	fs.StringVar(&smtp.Host, "smtp-host", "", "the school's mail relay; without it Rollcall sends no email (remembered)")
+	fs.IntVar(&smtp.Port, "smtp-port", 0, "the relay's port (default 587 for starttls, 465 for tls, 25 for none) (remembered)")
+	fs.StringVar(&smtp.Username, "smtp-user", "", "user name at the relay; the password is read from $ROLLCALL_SMTP_PASSWORD (remembered)")
+	fs.StringVar(&smtp.From, "smtp-from", "", `sender of Rollcall's emails, e.g. "Rollcall <rollcall@school.example>" (remembered)`)
+	fs.StringVar(&smtp.Security, "smtp-security", "", "starttls (default), tls, or none for a relay on this machine (remembered)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -88,7 +95,7 @@ func (e env) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	// Remember what the flags say; $ROLLCALL_DB overrides only this run.
-	saved := remembered.Merge(app.Config{DB: *db, AgentAddr: *agentAddr, HTTPAddr: *httpAddr, Advertise: *advertise, TrustProxy: *trustProxy})
+	saved := remembered.Merge(app.Config{DB: *db, AgentAddr: *agentAddr, HTTPAddr: *httpAddr, Advertise: *advertise, TrustProxy: *trustProxy, PublicURL: *publicURL, SMTP: smtp})
 	if saved.AgentAddr == "" {
 		saved.AgentAddr = app.DefaultAgentAddr
 	}
@@ -101,7 +108,7 @@ func (e env) serve(ctx context.Context, args []string) error {
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
 	slog.SetDefault(logger)
-	a, err := app.Start(ctx, app.Options{DataDir: *dataDir, Config: cfg, Logger: logger, Remember: &saved})
+	a, err := app.Start(ctx, app.Options{DataDir: *dataDir, Config: cfg, Logger: logger, Remember: &saved, SMTPPassword: e.getenv("ROLLCALL_SMTP_PASSWORD")})
 	if err != nil {
 		return err
 	}

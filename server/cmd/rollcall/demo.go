@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -76,10 +77,14 @@ func (e env) demo(ctx context.Context, args []string) error {
 // the server whatever this returns.
 func (e env) demoRun(ctx context.Context, a *app.App, agentDir, agentBin string) error {
 	password := "(set on the first demo run; shown then)"
+	others := ""
 	_, pw, err := admin.AddUser(ctx, a.Store, demoEmail, "Demo Technician", string(inventory.RoleTechnician), "")
 	switch {
 	case err == nil:
 		password = pw
+		if others, err = demoSchool(ctx, a.Store); err != nil {
+			return err
+		}
 	case inventory.ErrorCode(err) != inventory.ECONFLICT:
 		return err
 	}
@@ -119,13 +124,13 @@ Rollcall demo is running. Press Ctrl-C to stop the server and the agent.
   Sign in as:  %s
   Password:    %s
   API token:   %s
-
+%s
   The first sign-in asks you to set up two-step sign-in: scan the QR code
   with an authenticator app on your phone (or type the key it shows).
 
   Try:  curl -s -H 'Authorization: Bearer %s' %sapi/v1/devices
 
-`, url, demoEmail, password, apiToken, apiToken, url)
+`, url, demoEmail, password, apiToken, others, apiToken, url)
 
 	err = agent.Wait()
 	if ctx.Err() != nil {
@@ -135,4 +140,39 @@ Rollcall demo is running. Press Ctrl-C to stop the server and the agent.
 		err = errors.New("the agent stopped")
 	}
 	return fmt.Errorf("agent: %w", err)
+}
+
+// demoSchool adds, on the first demo run, a headteacher and a teacher to
+// try a loan with, and some kit without an agent to the register. It
+// returns the lines that tell their passwords.
+func demoSchool(ctx context.Context, s inventory.Store) (string, error) {
+	var lines strings.Builder
+	lines.WriteString("\n  To try a loan, sign in in another browser as:\n")
+	for _, p := range []struct{ email, name, role string }{
+		{"head@demo.school", "Demo Headteacher", string(inventory.RoleHeadteacher)},
+		{"teacher@demo.school", "Demo Teacher", string(inventory.RoleStaff)},
+	} {
+		_, pw, err := admin.AddUser(ctx, s, p.email, p.name, p.role, "")
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&lines, "    %-20s %s (%s)\n", p.email, pw, p.role)
+	}
+	school, err := s.FindSchoolBySlug(ctx, inventory.DefaultSchoolSlug)
+	if err != nil {
+		return "", err
+	}
+	kit := []*inventory.Asset{
+		{Kind: inventory.KindLaptop, Make: "Dell", Model: "Latitude 3440", Serial: "DEMO-LT-001", AssetTag: "KIT-0001", Location: "IT office"},
+		{Kind: inventory.KindTablet, Make: "Apple", Model: "iPad (10th generation)", Serial: "DEMO-IPAD-01", AssetTag: "IPAD-01", Location: "Year 3 trolley", Shared: true},
+		{Kind: inventory.KindTablet, Make: "Apple", Model: "iPad (10th generation)", Serial: "DEMO-IPAD-02", AssetTag: "IPAD-02", Location: "Year 3 trolley", Shared: true},
+		{Kind: inventory.KindProjector, Make: "Epson", Model: "EB-W49", Serial: "DEMO-PRJ-01", AssetTag: "PRJ-01", Location: "Hall"},
+	}
+	for _, a := range kit {
+		a.SchoolID, a.Status = school.ID, inventory.AssetInStock
+	}
+	if err := s.ImportAssets(ctx, kit); err != nil {
+		return "", fmt.Errorf("demo register: %w", err)
+	}
+	return lines.String(), nil
 }

@@ -33,6 +33,7 @@ const usage = `Rollcall server.
 
 Usage:
   rollcall serve --data-dir D [--db URL] [--agent-addr HOST:PORT] [--http-addr HOST:PORT] [--advertise HOST:PORT] [--trust-proxy]
+                 [--public-url URL] [--smtp-host H] [--smtp-port N] [--smtp-user U] [--smtp-from ADDR] [--smtp-security starttls|tls|none]
   rollcall user add --data-dir D --email E --name N --role ROLE [--school S]
   rollcall user reset --data-dir D --email E
   rollcall enroll-token create --data-dir D [--school S] [--uses N] [--ttl DURATION]

@@ -1,0 +1,280 @@
+package app_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	cdpbrowser "github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/chromedp"
+
+	"github.com/rollcall/rollcall/inventory"
+	"github.com/rollcall/rollcall/server/admin"
+	"github.com/rollcall/rollcall/server/secret"
+)
+
+// chromeSignIn signs a person in at base in the browser, setting up
+// two-step sign-in when their role asks for it, and ends on their home
+// page.
+func chromeSignIn(t *testing.T, ctx context.Context, base, email, password string) {
+	t.Helper()
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/signin"),
+		chromedp.WaitVisible(`input[name=email]`),
+		chromedp.SendKeys(`input[name=email]`, email),
+		chromedp.SendKeys(`input[name=password]`, password),
+		chromedp.Submit(`input[name=password]`),
+		chromedp.WaitNotPresent(`input[name=password]`),
+		chromedp.WaitVisible(`main h1`),
+	)
+	if err != nil {
+		t.Fatalf("sign in as %s: %v", email, err)
+	}
+	if text(t, ctx, "main h1") != "Set up two-step sign-in" {
+		return
+	}
+	code, err := secret.TOTPCode(strings.ReplaceAll(text(t, ctx, `[data-testid=totp-secret]`), " ", ""), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.SendKeys(`input[name=code]`, code),
+		chromedp.Submit(`input[name=code]`),
+		chromedp.WaitVisible(`ul.codes`),
+		chromedp.Click(`a.button`),
+		chromedp.WaitNotPresent(`ul.codes`),
+		chromedp.WaitVisible(`main h1`),
+	)
+	if err != nil {
+		t.Fatalf("two-step set-up for %s: %v", email, err)
+	}
+}
+
+func chromeSignOut(t *testing.T, ctx context.Context) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Click(`header form button`), chromedp.WaitVisible(`input[name=email]`)); err != nil {
+		t.Fatalf("sign out: %v", err)
+	}
+}
+
+// TestLoanInBrowser is a whole loan in a real Chromium: a member of staff
+// asks for a laptop, the headteacher approves, the member of staff signs
+// the agreement and downloads its PDF, and the technician hands the
+// laptop over, records a check and receives it back. The emails arrive at
+// the test's SMTP server and every step is in the audit log. On the way
+// it takes the screenshots of the guides.
+func TestLoanInBrowser(t *testing.T) {
+	h := start(t, "")
+	ctx := context.Background()
+	store := h.app.Store
+	_, staffPW, err := admin.AddUser(ctx, store, "zoe@school.example", "Zoë Ó Súilleabháin", "staff", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, headPW, err := admin.AddUser(ctx, store, "head@school.example", "Hari Head", "headteacher", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	techPW := techPassword(t, h)
+	school, err := store.FindSchoolBySlug(ctx, inventory.DefaultSchoolSlug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []*inventory.Asset{
+		{SchoolID: school.ID, Kind: inventory.KindLaptop, Make: "Lenovo", Model: "ThinkPad E14", Serial: "PF4LOAN1", AssetTag: "KIT-0101", Status: inventory.AssetInStock, Location: "IT office"},
+		{SchoolID: school.ID, Kind: inventory.KindTablet, Make: "Apple", Model: "iPad (10th generation)", Serial: "DMPLOAN2", AssetTag: "IPAD-07", Status: inventory.AssetInStock, Location: "Year 2 trolley", Shared: true},
+		{SchoolID: school.ID, Kind: inventory.KindProjector, Make: "Epson", Model: "EB-W49", Serial: "X5LOAN3", AssetTag: "PRJ-03", Status: inventory.AssetInRepair, Location: "Hall"},
+	} {
+		if err := store.CreateAsset(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := "http://" + h.app.HTTPAddr.String()
+	c := newChrome(t)
+	downloads := t.TempDir()
+	if _, err := chromedp.CallBrowser(c, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads}); err != nil {
+		t.Fatalf("allow downloads: %v", err)
+	}
+
+	// Zoë asks for the laptop.
+	chromeSignIn(t, c, base, "zoe@school.example", staffPW)
+	err = chromedp.Do(c,
+		chromedp.Navigate(base+"/loans/new"),
+		chromedp.WaitVisible(`select[name=asset]`),
+		chromedp.SetValue(`textarea[name=reason]`, "Planning and marking at home"),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(c, chromedp.Evaluate[bool](`(() => { const s = document.querySelector("select[name=asset]"); s.value = [...s.options].find(o => o.text.includes("PF4LOAN1")).value; return true })()`)); err != nil {
+		t.Fatalf("choose the laptop: %v", err)
+	}
+	screenshot(t, c, "loan-request.png")
+	if err := chromedp.Do(c, chromedp.Submit(`textarea[name=reason]`), chromedp.WaitVisible(`[data-testid=loan-status]`)); err != nil {
+		t.Fatalf("send the request: %v", err)
+	}
+	if st := text(t, c, `[data-testid=loan-status]`); st != "Waiting for approval" {
+		t.Errorf("after the request the loan is %q", st)
+	}
+	loanURL, err := chromedp.Run(c, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	loanPath := strings.SplitN(strings.TrimPrefix(loanURL, base), "?", 2)[0]
+	mailTo(t, h.mail, "head@school.example", "needs your approval")
+	chromeSignOut(t, c)
+
+	// The headteacher approves it from the loans page.
+	chromeSignIn(t, c, base, "head@school.example", headPW)
+	err = chromedp.Do(c,
+		chromedp.Navigate(base+"/loans"),
+		chromedp.WaitVisible(`main table a`),
+		chromedp.Click(`main table a`),
+		chromedp.WaitVisible(`form[action$="/approve"] button`),
+	)
+	if err != nil {
+		t.Fatalf("open the request: %v\n%s", err, text(t, c, "main"))
+	}
+	screenshot(t, c, "loan-approve.png")
+	if err := chromedp.Do(c, chromedp.Click(`form[action$="/approve"] button`), chromedp.WaitVisible(`p.flash`)); err != nil {
+		t.Fatalf("approve: %v", err)
+	}
+	if st := text(t, c, `[data-testid=loan-status]`); st != "Waiting for signature" {
+		t.Errorf("after approval the loan is %q", st)
+	}
+	if err := chromedp.Do(c, chromedp.Navigate(base+"/agreements"), chromedp.WaitVisible(`textarea[name=body]`)); err != nil {
+		t.Fatalf("agreement editor: %v", err)
+	}
+	screenshot(t, c, "agreement-editor.png")
+	chromeSignOut(t, c)
+	approved := mailTo(t, h.mail, "zoe@school.example", "approved")
+	if !strings.Contains(approved.Body, loanPath) {
+		t.Errorf("the approval email has no link to %s:\n%s", loanPath, approved.Body)
+	}
+
+	// Zoë reads the agreement, ticks each statement, signs, and downloads the PDF.
+	chromeSignIn(t, c, base, "zoe@school.example", staffPW)
+	if err := chromedp.Do(c, chromedp.Navigate(base+loanPath), chromedp.WaitVisible(`[data-testid=agreement]`)); err != nil {
+		t.Fatalf("open the agreement: %v", err)
+	}
+	if agreement := text(t, c, `[data-testid=agreement]`); !strings.Contains(agreement, "PF4LOAN1") || !strings.Contains(agreement, "KIT-0101") {
+		t.Errorf("the agreement does not name the laptop:\n%s", agreement)
+	}
+	ticked, err := chromedp.Run(c, chromedp.Evaluate[int](`(() => { const boxes = document.querySelectorAll("input[name=declaration]"); boxes.forEach(b => b.click()); return boxes.length })()`))
+	if err != nil || ticked < 3 {
+		t.Fatalf("ticked %d statements: %v", ticked, err)
+	}
+	if err := chromedp.Do(c, chromedp.SendKeys(`input[name=full_name]`, "Zoë Ó Súilleabháin")); err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, c, "loan-sign.png")
+	if err := chromedp.Do(c, chromedp.Submit(`input[name=full_name]`), chromedp.WaitVisible(`[data-testid=agreement-pdf]`)); err != nil {
+		t.Fatalf("sign: %v", err)
+	}
+	if err := chromedp.Do(c, chromedp.Click(`[data-testid=agreement-pdf]`)); err != nil {
+		t.Fatalf("download: %v", err)
+	}
+	pdf := waitForDownload(t, downloads)
+	if txt := pdfText(t, pdf); !strings.Contains(txt, "Zoë Ó Súilleabháin") || !strings.Contains(txt, "PF4LOAN1") {
+		t.Errorf("the downloaded agreement lacks the signature or serial:\n%s", txt)
+	}
+	chromeSignOut(t, c)
+	mailTo(t, h.mail, "tech@school.example", "signed")
+
+	// The technician hands it over, records a check and receives it back.
+	chromeSignIn(t, c, base, "tech@school.example", techPW)
+	steps := []struct{ form, field, value, status string }{
+		{"handover", "condition", "Good, no marks", "On loan"},
+		{"check", "notes", "Updates installed", "On loan"},
+		{"return", "notes", "Charger returned", "Returned"},
+	}
+	for _, s := range steps {
+		err := chromedp.Do(c,
+			chromedp.Navigate(base+loanPath),
+			chromedp.WaitVisible(`form[action$="/`+s.form+`"] input[name=`+s.field+`]`),
+			chromedp.SendKeys(`form[action$="/`+s.form+`"] input[name=`+s.field+`]`, s.value),
+			chromedp.Submit(`form[action$="/`+s.form+`"] input[name=`+s.field+`]`),
+			chromedp.WaitVisible(`p.flash`),
+		)
+		if err != nil {
+			t.Fatalf("%s: %v", s.form, err)
+		}
+		if st := text(t, c, `[data-testid=loan-status]`); st != s.status {
+			t.Errorf("after %s the loan is %q, want %q", s.form, st, s.status)
+		}
+		if s.form == "check" {
+			screenshot(t, c, "loan-on-loan.png")
+		}
+	}
+	mailTo(t, h.mail, "zoe@school.example", "returned")
+
+	// The register, and an import with a bad line previewed before anything is written.
+	if err := chromedp.Do(c, chromedp.Navigate(base+"/register"), chromedp.WaitVisible(`[data-testid=asset-total]`)); err != nil {
+		t.Fatal(err)
+	}
+	if n := text(t, c, `[data-testid=asset-total]`); n != "3" {
+		t.Errorf("the register shows %s items, want 3", n)
+	}
+	screenshot(t, c, "register.png")
+	csvPath := filepath.Join(t.TempDir(), "snipeit.csv")
+	file := strings.Replace(string(snipeIT(12, 200)), "Ready to Deploy", "Borrowed", 1)
+	if err := os.WriteFile(csvPath, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err = chromedp.Do(c,
+		chromedp.Navigate(base+"/register/import"),
+		chromedp.WaitVisible(`input[name=file]`),
+		chromedp.SetUploadFiles(`input[name=file]`, []string{csvPath}),
+		chromedp.Click(`button[value=preview]`),
+		chromedp.WaitVisible(`[data-testid=import-preview]`),
+	)
+	if err != nil {
+		t.Fatalf("preview the import: %v", err)
+	}
+	if valid, problems := text(t, c, `[data-testid=import-valid]`), text(t, c, `[data-testid=import-problems]`); valid != "11" || !strings.Contains(problems, "Borrowed") {
+		t.Errorf("preview: %s valid, problems %q", valid, problems)
+	}
+	screenshot(t, c, "import-preview.png")
+	if n := countAssets(t, h); n != 3 {
+		t.Errorf("the preview wrote to the register: %d entries", n)
+	}
+	if err := chromedp.Do(c, chromedp.Click(`button[value=import_valid]`), chromedp.WaitVisible(`[data-testid=asset-total]`)); err != nil {
+		t.Fatalf("import the valid lines: %v", err)
+	}
+	if n := text(t, c, `[data-testid=asset-total]`); n != "14" {
+		t.Errorf("after importing 11 lines the register shows %s", n)
+	}
+
+	// Every step is in the audit log, by the person who took it.
+	want := map[string]string{"loan.request": "zoe@school.example", "loan.approve": "head@school.example", "loan.sign": "zoe@school.example",
+		"loan.handover": "tech@school.example", "loan.check": "tech@school.example", "loan.return": "tech@school.example", "register.import": "tech@school.example"}
+	for action, actor := range want {
+		got, err := store.FindAudit(ctx, inventory.AuditFilter{Action: action})
+		if err != nil || len(got) != 1 || got[0].Actor != actor {
+			t.Errorf("audit %s: %+v (%v), want one by %s", action, got, err, actor)
+		}
+	}
+}
+
+// waitForDownload returns the first complete file to appear in dir.
+func waitForDownload(t *testing.T, dir string) []byte {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if strings.HasSuffix(e.Name(), ".pdf") {
+				b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+				if err == nil && len(b) > 0 {
+					return b
+				}
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("no PDF was downloaded within 20s")
+	return nil
+}
