@@ -188,6 +188,8 @@ func (l *Loan) checkAsset(a *Asset) error {
 		return Errorf(EINVALID, "%s belongs to another school", a.Label())
 	case !a.Status.Lendable():
 		return Errorf(ECONFLICT, "%s is %s and cannot be lent", a.Label(), strings.ReplaceAll(string(a.Status), "_", " "))
+	case a.Shared:
+		return Errorf(ECONFLICT, "%s is shared trolley kit: sign it out for the day on the Shared kit page instead of lending it", a.Label())
 	}
 	return nil
 }
@@ -227,6 +229,9 @@ func (l *Loan) Approve(by uuid.UUID, as Role, now time.Time) error {
 	}
 	if by == l.BorrowerID || by == l.RequestedBy {
 		return Errorf(EFORBIDDEN, "you cannot approve a request you made or will borrow under: another approver must")
+	}
+	if by == l.HeadApprovedBy || by == l.LeadApprovedBy {
+		return Errorf(EFORBIDDEN, "you have already approved this request: the other approval must come from someone else")
 	}
 	switch as {
 	case RoleHeadteacher:

@@ -151,6 +151,23 @@ func TestLoanRules(t *testing.T) {
 		{"choose after signing", func() error { return loanIn(t, inventory.LoanSigned).Choose(laptop(inventory.AssetInStock)) }, "cannot change the device"},
 		{"choose before signing", func() error { return loanIn(t, inventory.LoanApproved).Choose(laptop(inventory.AssetInStock)) }, ""},
 		{"return twice", func() error { return loanIn(t, inventory.LoanReturned).Return(tech, "", "", loanStart) }, "already received back"},
+		{"kit in repair cannot be lent", func() error {
+			_, err := inventory.NewLoan(newSchool(false), borrower, borrower, laptop(inventory.AssetInRepair), "", "x", time.Time{}, loanStart)
+			return err
+		}, "in repair and cannot be lent"},
+		{"trolley kit is signed out, not lent", func() error {
+			a := laptop(inventory.AssetInStock)
+			a.Shared = true
+			_, err := inventory.NewLoan(newSchool(false), borrower, borrower, a, "", "x", time.Time{}, loanStart)
+			return err
+		}, "shared trolley kit"},
+		{"one person gives both approvals", func() error {
+			l, _ := inventory.NewLoan(newSchool(true), borrower, borrower, laptop(inventory.AssetInStock), "", "x", time.Time{}, loanStart)
+			if err := l.Approve(head, inventory.RoleHeadteacher, loanStart); err != nil {
+				return err
+			}
+			return l.Approve(head, inventory.RoleComputingLead, loanStart)
+		}, "already approved"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

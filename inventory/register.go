@@ -45,14 +45,11 @@ const (
 // AssetStatuses lists every status, in the order pages offer them.
 var AssetStatuses = []AssetStatus{AssetInStock, AssetOnLoan, AssetAssigned, AssetInRepair, AssetLost, AssetRetired, AssetDisposed}
 
-// Lendable reports whether kit with this status may go out on a loan: not
-// if it is lost, retired or disposed, and not while it is on a loan.
+// Lendable reports whether kit with this status may go out on a loan or
+// a day sign-out: only kit in stock. Kit in repair, assigned, lost,
+// retired or disposed, or on a loan already, may not.
 func (s AssetStatus) Lendable() bool {
-	switch s {
-	case AssetLost, AssetRetired, AssetDisposed, AssetOnLoan:
-		return false
-	}
-	return true
+	return s == AssetInStock
 }
 
 // ParseAssetKind returns the kind named s (case and spaces ignored, and

@@ -138,6 +138,7 @@ func (a *App) start(ctx context.Context, o Options, cfg Config) error {
 			Vault:      v,
 			TrustProxy: cfg.TrustProxy,
 			Mail:       a.mail,
+			PublicURL:  a.publicURL,
 			Enroll: func(ctx context.Context, school string, uses int, ttl time.Duration) (string, error) {
 				return admin.CreateEnrollToken(ctx, a.Store, ca, admin.EnrollTokenRequest{School: school, Uses: uses, TTL: ttl, Advertise: advertise, Now: time.Now()})
 			},

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -48,7 +49,8 @@ type stepInput struct {
 	Accessories string    // hand-over
 	Notes       string    // check, return
 	FullName    string    // sign
-	Accept      bool      // sign: every declaration ticked
+	Accept      bool      // sign: the borrower accepts the agreement
+	Ticked      int       // sign: how many declarations the form ticked; -1 when not from the form
 	Digest      string    // sign: the SHA-256 of the agreement the borrower read, when known
 	AssetID     uuid.UUID // choose
 }
@@ -102,6 +104,9 @@ func mayReadLoan(v viewer, l *inventory.Loan) bool {
 // approval first, then the computing leader's. An organisation admin
 // stands in for either.
 func approveAs(v viewer, l *inventory.Loan) (inventory.Role, bool) {
+	if v.user.ID == l.HeadApprovedBy || v.user.ID == l.LeadApprovedBy {
+		return "", false // one person gives one approval
+	}
 	for _, role := range approvers {
 		if l.AwaitingApprovalAs(role) && v.holds(l.SchoolID, role) {
 			return role, true
@@ -117,7 +122,8 @@ func loanStepAllowed(v viewer, l *inventory.Loan, step string) bool {
 	case stepApprove, stepDecline:
 		return v.holds(l.SchoolID, approvers...)
 	case stepChoose, stepHandover, stepCheck, stepReturn:
-		return v.holds(l.SchoolID, kitManagers...)
+		// A technician borrowing kit has another hand it over.
+		return v.holds(l.SchoolID, kitManagers...) && v.user.ID != l.BorrowerID
 	case stepSign:
 		return v.user.ID == l.BorrowerID
 	case stepCancel:
@@ -306,7 +312,7 @@ func (s *server) signLoan(r *http.Request, l *inventory.Loan, in stepInput) (*in
 	if in.Digest != "" && in.Digest != (agreement.Signed{Template: tpl, TemplateVersion: version}).Digest() {
 		return nil, inventory.Errorf(inventory.ECONFLICT, "The agreement changed after you opened it. Read it again before you sign.")
 	}
-	if !in.Accept {
+	if !in.Accept || in.Ticked >= 0 && in.Ticked != len(tpl.Declarations) {
 		return nil, inventory.Errorf(inventory.EINVALID, "Tick each statement of the agreement to show you accept it.")
 	}
 	if err := agreement.CheckSignature(in.FullName, v.user.Name); err != nil {
@@ -382,10 +388,23 @@ func (s *server) loanMail(ctx context.Context, l *inventory.Loan, base string) (
 	return m, b, nil
 }
 
+// mailBase is where the links in emails start: the configured public
+// address, else the address the request came in on (not its Host
+// header, which the sender chooses).
+func (s *server) mailBase(r *http.Request) string {
+	if s.publicURL != "" {
+		return s.publicURL
+	}
+	if addr, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		return "http://" + addr.String()
+	}
+	return "http://localhost"
+}
+
 // mailStep sends the emails a step calls for. A failure to work out who
 // to tell is logged: the step itself is saved.
 func (s *server) mailStep(r *http.Request, l *inventory.Loan, step string) {
-	if err := s.sendStepMail(r.Context(), l, step, baseURL(r)); err != nil {
+	if err := s.sendStepMail(r.Context(), l, step, s.mailBase(r)); err != nil {
 		s.logger.ErrorContext(r.Context(), "loan email", "loan", l.ID, "step", step, "err", err)
 	}
 }
@@ -432,9 +451,18 @@ func (s *server) sendStepMail(ctx context.Context, l *inventory.Loan, step, base
 // address, for the links.
 func RemindChecks(ctx context.Context, store inventory.Store, mail Mailer, base string, now time.Time) (int, error) {
 	s := &server{store: store, mail: mail, now: func() time.Time { return now }}
-	loans, err := store.FindLoans(ctx, inventory.LoanFilter{Statuses: []inventory.LoanStatus{inventory.LoanOnLoan}, CheckDueBy: now.AddDate(0, 0, 7), Limit: inventory.MaxPageSize})
-	if err != nil {
-		return 0, err
+	f := inventory.LoanFilter{Statuses: []inventory.LoanStatus{inventory.LoanOnLoan}, CheckDueBy: now.AddDate(0, 0, 7), Limit: inventory.MaxPageSize}
+	var loans []*inventory.Loan
+	for {
+		page, err := store.FindLoans(ctx, f)
+		if err != nil {
+			return 0, err
+		}
+		loans = append(loans, page...)
+		if len(page) < f.Limit {
+			break
+		}
+		f.After = page[len(page)-1].ID
 	}
 	sent := 0
 	for _, l := range loans {

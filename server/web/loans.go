@@ -88,10 +88,19 @@ func (s *server) createLoan(r *http.Request, in requestInput) (*inventory.Loan, 
 	return l, nil
 }
 
-// holdsRoleAt reports whether person holds any role at school.
+// holdsRoleAt reports whether person has an enabled account and holds a
+// role at school.
 func (s *server) holdsRoleAt(ctx context.Context, person, school uuid.UUID) bool {
+	if u, err := s.store.FindUserByID(ctx, person); err != nil || u.Disabled() {
+		return false
+	}
 	grants, err := s.store.FindRoleGrants(ctx, person)
 	return err == nil && slices.ContainsFunc(grants, func(g inventory.RoleGrant) bool { return g.SchoolID == school })
+}
+
+// enabled returns the people whose accounts are not disabled.
+func enabled(users []*inventory.User) []*inventory.User {
+	return slices.DeleteFunc(users, (*inventory.User).Disabled)
 }
 
 // schoolFromForm returns the school named by slug, which the viewer must
@@ -315,6 +324,7 @@ func (s *server) newLoanPage(r *http.Request, form url.Values, msg string) (newL
 		if page.Staff, err = s.store.FindUsers(ctx, inventory.UserFilter{SchoolIDs: managed}); err != nil {
 			return page, err
 		}
+		page.Staff = enabled(page.Staff)
 	}
 	return page, nil
 }
@@ -346,7 +356,7 @@ func (s *server) handleLoanCreate() http.Handler {
 				s.pageError(w, r, perr)
 				return
 			}
-			s.render(w, r, http.StatusBadRequest, "loan_new.html", "Ask to borrow kit", page)
+			s.render(w, r, statusOf[inventory.ErrorCode(err)], "loan_new.html", "Ask to borrow kit", page)
 			return
 		}
 		http.Redirect(w, r, "/loans/"+l.ID.String()+"?done=loan-requested", http.StatusSeeOther)
@@ -481,7 +491,7 @@ func (s *server) handleLoanStep() http.Handler {
 		in := stepInput{Reason: r.PostFormValue("reason"), Condition: r.PostFormValue("condition"), Accessories: r.PostFormValue("accessories"),
 			Notes: r.PostFormValue("notes"), FullName: r.PostFormValue("full_name"), Digest: r.PostFormValue("digest")}
 		if step == stepSign {
-			in.Accept = r.PostFormValue("declarations") != "" && len(r.PostForm["declaration"]) == mustAtoi(r.PostFormValue("declarations"))
+			in.Accept, in.Ticked = true, tickedCount(r.PostForm["declaration"])
 		}
 		if id := r.PostFormValue("asset"); id != "" {
 			in.AssetID, _ = uuid.Parse(id)
@@ -583,13 +593,13 @@ func stepHelp(l *inventory.Loan) string {
 		return "The request waits for approval."
 	case inventory.LoanApproved:
 		if l.AssetID == uuid.Nil {
-			return "Approved. The technician chooses the device; then the borrower signs the agreement."
+			return "The technician chooses the device; then the borrower signs the agreement."
 		}
-		return "Approved. The borrower now reads and signs the agreement."
+		return "The borrower now reads and signs the agreement."
 	case inventory.LoanSigned:
-		return "Signed. The technician hands the kit over."
+		return "The technician hands the kit over next."
 	case inventory.LoanOnLoan:
-		return "On loan. Bring it in to be checked when asked, and return it on request or when you leave."
+		return "Bring it in to be checked when asked, and return it on request or when you leave."
 	case inventory.LoanReturned:
 		return "The kit has been received back."
 	case inventory.LoanDeclined:
@@ -613,11 +623,13 @@ func eventText(action string) string {
 	return action
 }
 
-// mustAtoi reads a small count from a form, or -1.
-func mustAtoi(s string) int {
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		return -1
+// tickedCount counts the distinct declarations a form ticked.
+func tickedCount(values []string) int {
+	seen := map[int]bool{}
+	for _, v := range values {
+		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+			seen[n] = true
+		}
 	}
-	return n
+	return len(seen)
 }

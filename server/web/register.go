@@ -425,12 +425,12 @@ func (s *server) handleAssetUpdate() http.Handler {
 		a, err := s.updateAsset(r, r.PathValue("id"), assetInputFromForm(r.PostForm))
 		if err != nil {
 			s.formFailed(w, r, err, func() (any, string, string, error) {
-				a, err := s.visibleAsset(r.Context(), r.PathValue("id"))
-				if err != nil {
-					return nil, "", "", err
+				a, ferr := s.visibleAsset(r.Context(), r.PathValue("id"))
+				if ferr != nil {
+					return nil, "", "", ferr
 				}
-				page, err := s.assetPage(r, a, r.PostForm, inventory.ErrorMessage(err))
-				return page, "asset.html", a.Label(), err
+				page, ferr := s.assetPage(r, a, r.PostForm, inventory.ErrorMessage(err))
+				return page, "asset.html", a.Label(), ferr
 			})
 			return
 		}

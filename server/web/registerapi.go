@@ -11,6 +11,7 @@ import (
 
 	"github.com/rollcall/rollcall/inventory"
 	"github.com/rollcall/rollcall/inventory/registercsv"
+	"github.com/rollcall/rollcall/server/agreement"
 )
 
 // The REST API of the register and of loans. Each handler does what its
@@ -279,6 +280,17 @@ type loanJSON struct {
 	ReturnNotes       string  `json:"return_notes"`
 	CreatedAt         string  `json:"created_at"`
 	Version           int     `json:"version"`
+	// AgreementToSign is the agreement as it would be signed now, while
+	// the loan waits for the borrower's signature.
+	AgreementToSign *agreementJSON `json:"agreement_to_sign,omitempty"`
+}
+
+// agreementJSON is an agreement to sign and its digest.
+type agreementJSON struct {
+	Title        string   `json:"title"`
+	Body         string   `json:"body"`
+	Declarations []string `json:"declarations"`
+	SHA256       string   `json:"sha256"`
 }
 
 func optTime(t time.Time) *string {
@@ -332,7 +344,10 @@ type stepBody struct {
 	Notes       string `json:"notes"`
 	FullName    string `json:"full_name"`
 	Accept      bool   `json:"accept"`
-	DeviceID    string `json:"device_id"`
+	// Digest is agreement_to_sign.sha256 from GET /api/v1/loans/{id}:
+	// given, the signature is refused if the agreement changed since.
+	Digest   string `json:"agreement_sha256"`
+	DeviceID string `json:"device_id"`
 }
 
 func (s *server) handleLoanStepAPI() http.Handler {
@@ -341,7 +356,8 @@ func (s *server) handleLoanStepAPI() http.Handler {
 		err := decodeBody(r, &b, "loan step", true)
 		var l *inventory.Loan
 		if err == nil {
-			in := stepInput{Reason: b.Reason, Condition: b.Condition, Accessories: b.Accessories, Notes: b.Notes, FullName: b.FullName, Accept: b.Accept}
+			in := stepInput{Reason: b.Reason, Condition: b.Condition, Accessories: b.Accessories, Notes: b.Notes, FullName: b.FullName,
+				Accept: b.Accept, Ticked: -1, Digest: b.Digest}
 			if b.DeviceID != "" {
 				if in.AssetID, err = uuid.Parse(b.DeviceID); err != nil {
 					err = inventory.Errorf(inventory.EINVALID, "device_id: %q is not a register entry's id", b.DeviceID)
@@ -366,7 +382,17 @@ func (s *server) handleLoanGetAPI() http.Handler {
 			s.apiFail(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, toLoanJSON(l))
+		out := toLoanJSON(l)
+		if l.Status == inventory.LoanApproved && l.AssetID != uuid.Nil {
+			tpl, version, err := s.agreementText(r.Context(), l)
+			if err != nil {
+				s.apiFail(w, r, err)
+				return
+			}
+			out.AgreementToSign = &agreementJSON{Title: tpl.Title, Body: tpl.Body, Declarations: tpl.Declarations,
+				SHA256: agreement.Signed{Template: tpl, TemplateVersion: version}.Digest()}
+		}
+		writeJSON(w, http.StatusOK, out)
 	})
 }
 

@@ -82,6 +82,7 @@ func (s *server) trolleyPage(r *http.Request, msg string) (*trolleyPage, error) 
 		if page.Staff, err = s.store.FindUsers(ctx, inventory.UserFilter{SchoolIDs: managed}); err != nil {
 			return nil, err
 		}
+		page.Staff = enabled(page.Staff)
 	}
 	return page, nil
 }
@@ -153,6 +154,7 @@ func (s *server) visibleKit(r *http.Request, idText string) (*inventory.Asset, e
 	return a, err
 }
 
+// handleKitOut signs shared kit out for today.
 func (s *server) handleKitOut() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := s.signOutKit(r, r.PostFormValue("asset"), r.PostFormValue("person")); err != nil {
@@ -166,23 +168,24 @@ func (s *server) handleKitOut() http.Handler {
 	})
 }
 
-// handleSignIn records shared kit back: by its holder or a technician.
+// handleKitIn records shared kit back: by its holder or a technician.
 func (s *server) handleKitIn() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		v := viewerOf(ctx)
 		notFound := inventory.Errorf(inventory.ENOTFOUND, "There is no sign-out %s at your school.", r.PathValue("id"))
-		id, err := uuid.Parse(r.PathValue("id"))
 		var o *inventory.SignOut
-		if err == nil {
-			o, err = s.store.FindSignOutByID(ctx, id)
+		err := error(notFound)
+		if id, perr := uuid.Parse(r.PathValue("id")); perr == nil {
+			if o, err = s.store.FindSignOutByID(ctx, id); inventory.ErrorCode(err) == inventory.ENOTFOUND {
+				err = notFound
+			}
 		}
 		switch {
-		case err != nil && inventory.ErrorCode(err) != inventory.EINTERNAL:
+		case err != nil:
+		case !v.canSee(o.SchoolID):
 			err = notFound
-		case err == nil && !v.canSee(o.SchoolID):
-			err = notFound
-		case err == nil && o.UserID != v.user.ID && !v.holds(o.SchoolID, kitManagers...):
+		case o.UserID != v.user.ID && !v.holds(o.SchoolID, kitManagers...):
 			err = inventory.Errorf(inventory.EFORBIDDEN, "Only the person who has it, or a technician, signs it back in.")
 		}
 		if err == nil {

@@ -36,6 +36,10 @@ type Options struct {
 	TrustProxy bool
 	// Mail sends the loan emails; nil sends none.
 	Mail Mailer
+	// PublicURL starts the links in emails ("https://rollcall.school.example").
+	// Links never come from a request's Host header, which its sender
+	// chooses. Empty: http:// and the request's local address.
+	PublicURL string
 }
 
 // EnrollTokenMaker makes an enrolment token for a school: uses devices
@@ -53,6 +57,7 @@ type server struct {
 	// trustProxy: see Options.TrustProxy.
 	trustProxy bool
 	mail       Mailer
+	publicURL  string
 }
 
 // NewServer returns the HTTP handler. gatherer serves /metrics.
@@ -60,7 +65,7 @@ func NewServer(logger *slog.Logger, store inventory.Store, gatherer prometheus.G
 	if logger == nil || store == nil || gatherer == nil || o.Vault == nil {
 		panic("web.NewServer: nil dependency")
 	}
-	s := &server{logger: logger.With("component", "web"), store: store, vault: o.Vault, enroll: o.Enroll, now: o.Now, trustProxy: o.TrustProxy, mail: o.Mail}
+	s := &server{logger: logger.With("component", "web"), store: store, vault: o.Vault, enroll: o.Enroll, now: o.Now, trustProxy: o.TrustProxy, mail: o.Mail, publicURL: strings.TrimRight(o.PublicURL, "/")}
 	if s.now == nil {
 		s.now = time.Now
 	}
