@@ -406,6 +406,26 @@ func checkText(name, v string) error {
 	return nil
 }
 
+// CheckLoanUpdate refuses a change from old to l that would part a loan
+// from what it was made for, or the register from the loans: a new
+// school, borrower, requester or CreatedAt; new kit once the agreement is
+// signed; a loan on loan that moves other than to its return; or a closed
+// loan that opens again. Stores call it in [LoanStore.UpdateLoan].
+func CheckLoanUpdate(old, l *Loan) error {
+	switch {
+	case l.SchoolID != old.SchoolID || l.BorrowerID != old.BorrowerID || l.RequestedBy != old.RequestedBy ||
+		!l.CreatedAt.Equal(old.CreatedAt):
+		return Errorf(EINVALID, "a loan's school, borrower, requester and creation time never change")
+	case l.AssetID != old.AssetID && old.Status != LoanRequested && old.Status != LoanApproved:
+		return Errorf(ECONFLICT, "cannot change the device: the loan is %s", old.Status.Phrase())
+	case old.Status == LoanOnLoan && l.Status != LoanOnLoan && l.Status != LoanReturned:
+		return Errorf(ECONFLICT, "a loan on loan ends only with the kit's return")
+	case !old.Status.Open() && l.Status != old.Status:
+		return Errorf(ECONFLICT, "the loan is %s: it does not open again", old.Status.Phrase())
+	}
+	return nil
+}
+
 // LoanEvent is one step in a loan's history, and in its kit's history.
 type LoanEvent struct {
 	ID       uuid.UUID

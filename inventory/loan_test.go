@@ -265,3 +265,31 @@ func TestAssetValidate(t *testing.T) {
 		t.Errorf("ParseAssetKind(iPad) = %q, %v", k, err)
 	}
 }
+
+func TestCheckLoanUpdate(t *testing.T) {
+	tests := []struct {
+		name   string
+		from   inventory.LoanStatus
+		change func(l *inventory.Loan)
+		want   string // "" allowed
+	}{
+		{"a step forward", inventory.LoanSigned, func(l *inventory.Loan) { l.Status = inventory.LoanOnLoan }, ""},
+		{"a new borrower", inventory.LoanRequested, func(l *inventory.Loan) { l.BorrowerID = tech }, "never change"},
+		{"new kit after signing", inventory.LoanSigned, func(l *inventory.Loan) { l.AssetID = uuid.New() }, "cannot change the device"},
+		{"on loan back to signed", inventory.LoanOnLoan, func(l *inventory.Loan) { l.Status = inventory.LoanSigned }, "ends only with the kit's return"},
+		{"returned kit lent again", inventory.LoanReturned, func(l *inventory.Loan) { l.Status = inventory.LoanOnLoan }, "does not open again"},
+		{"a declined request approved", inventory.LoanDeclined, func(l *inventory.Loan) { l.Status = inventory.LoanApproved }, "does not open again"},
+		{"a reminder noted on a returned loan", inventory.LoanReturned, func(l *inventory.Loan) { l.CheckRemindedAt = loanStart }, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			old := loanIn(t, tt.from)
+			l := *old
+			tt.change(&l)
+			err := inventory.CheckLoanUpdate(old, &l)
+			if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(inventory.ErrorMessage(err), tt.want)) {
+				t.Errorf("CheckLoanUpdate = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -155,6 +155,12 @@ func (a *Asset) Validate() error {
 	return nil
 }
 
+// ErrOnLoanByStatus is the refusal to store kit as on loan other than by
+// a loan's hand-over.
+func ErrOnLoanByStatus(a *Asset) error {
+	return Errorf(ECONFLICT, "%s: only a loan's hand-over puts kit on loan: record the loan instead", a.Label())
+}
+
 // Label names the kit for people: "Dell Latitude 5440 (serial ABC123,
 // asset tag ST-0042)".
 func (a *Asset) Label() string {

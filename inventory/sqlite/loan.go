@@ -201,7 +201,7 @@ func (db *DB) UpdateLoan(ctx context.Context, u inventory.LoanUpdate) error {
 		if old.Version != u.Loan.Version {
 			return errLoanChanged
 		}
-		if err := checkLoanStep(old, &v); err != nil {
+		if err := inventory.CheckLoanUpdate(old, &v); err != nil {
 			return err
 		}
 		a, err := loanAsset(ctx, tx, &v, old.Status)
@@ -238,23 +238,6 @@ func (db *DB) UpdateLoan(ctx context.Context, u inventory.LoanUpdate) error {
 	}
 	if ag != nil {
 		*u.Agreement = *ag
-	}
-	return nil
-}
-
-// checkLoanStep refuses a change from old to l that would part a loan
-// from what it was made for, or the register from the loans: a new school,
-// borrower, requester or CreatedAt; new kit once the agreement is signed;
-// or a loan on loan that moves other than to its return.
-func checkLoanStep(old, l *inventory.Loan) error {
-	switch {
-	case l.SchoolID != old.SchoolID || l.BorrowerID != old.BorrowerID || l.RequestedBy != old.RequestedBy ||
-		!l.CreatedAt.Equal(old.CreatedAt):
-		return inventory.Errorf(inventory.EINVALID, "a loan's school, borrower, requester and creation time never change")
-	case l.AssetID != old.AssetID && old.Status != inventory.LoanRequested && old.Status != inventory.LoanApproved:
-		return inventory.Errorf(inventory.ECONFLICT, "cannot change the device: the loan is %s", old.Status.Phrase())
-	case old.Status == inventory.LoanOnLoan && l.Status != inventory.LoanOnLoan && l.Status != inventory.LoanReturned:
-		return inventory.Errorf(inventory.ECONFLICT, "a loan on loan ends only with the kit's return")
 	}
 	return nil
 }

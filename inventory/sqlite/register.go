@@ -41,7 +41,7 @@ func (db *DB) newAsset(a *inventory.Asset) (*inventory.Asset, error) {
 		return nil, err
 	}
 	if a.Status == inventory.AssetOnLoan {
-		return nil, errOnLoanByLoan(a)
+		return nil, inventory.ErrOnLoanByStatus(a)
 	}
 	v := *a
 	if err := fillID(&v.ID); err != nil {
@@ -55,12 +55,6 @@ func (db *DB) newAsset(a *inventory.Asset) (*inventory.Asset, error) {
 	}
 	normalizeAsset(&v)
 	return &v, nil
-}
-
-// errOnLoanByLoan refuses to set kit on loan other than by a hand-over.
-func errOnLoanByLoan(a *inventory.Asset) error {
-	return inventory.Errorf(inventory.ECONFLICT,
-		"%s: only a loan's hand-over puts kit on loan: record the loan instead", a.Label())
 }
 
 // normalizeAsset sets a's times and dates as they will read back.
@@ -141,7 +135,7 @@ func (db *DB) UpdateAsset(ctx context.Context, a *inventory.Asset) error {
 		normalizeAsset(&v)
 		if v.Status != old.Status {
 			if v.Status == inventory.AssetOnLoan {
-				return errOnLoanByLoan(&v)
+				return inventory.ErrOnLoanByStatus(&v)
 			}
 			if err := refuseIfOnLoan(ctx, tx, old); err != nil {
 				return err
