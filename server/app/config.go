@@ -31,6 +31,9 @@ type Config struct {
 	SMTP SMTPConfig `json:"smtp,omitzero"`
 }
 
+// SMTPOff, given as the SMTP host, forgets the remembered relay: no email.
+const SMTPOff = "off"
+
 // SMTPConfig is the mail relay as the data directory remembers it.
 type SMTPConfig struct {
 	Host     string `json:"host,omitempty"`
@@ -99,7 +102,9 @@ func (c Config) Merge(flags Config) Config {
 	if flags.PublicURL != "" {
 		c.PublicURL = flags.PublicURL
 	}
-	if flags.SMTP.Host != "" {
+	if flags.SMTP.Host == SMTPOff {
+		c.SMTP = SMTPConfig{}
+	} else if flags.SMTP.Host != "" {
 		c.SMTP.Host = flags.SMTP.Host
 	}
 	if flags.SMTP.Port != 0 {

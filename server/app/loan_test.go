@@ -221,6 +221,33 @@ func TestLoanFlow(t *testing.T) {
 			t.Errorf("another member of staff reading the agreement = %d, want 404", st)
 		}
 
+		// The headteacher previews, then saves, a new agreement: the signed one keeps its text.
+		hb.do("GET", "/agreements", nil)
+		edit := url.Values{"school": {inventory.DefaultSchoolSlug}, "title": {"Laptop loan"}, "body": {"You borrow the {make} {model} ({serial}).\n\nLook after it."}, "declarations": {"I will look after it.\nI will bring it back."}}
+		edit.Set("action", "preview")
+		if code, _, page := hb.post("/agreements", edit); code != http.StatusOK || !strings.Contains(page, "not saved yet") || !strings.Contains(page, "You borrow the Dell Latitude 5440 (ABC1234)") {
+			t.Errorf("preview = %d:\n%.1500s", code, page)
+		}
+		edit.Set("body", "You borrow the {mke}.")
+		if code, _, page := hb.post("/agreements", edit); code != http.StatusBadRequest || !strings.Contains(page, "{mke}") {
+			t.Errorf("preview of an unknown placeholder = %d", code)
+		}
+		edit.Set("body", "You borrow the {make} {model} ({serial}).\n\nLook after it.")
+		edit.Set("action", "save")
+		if code, loc, _ := hb.post("/agreements", edit); code != http.StatusSeeOther || !strings.Contains(loc, "template-saved") {
+			t.Errorf("save agreement = %d to %q", code, loc)
+		}
+		school, err := h.app.Store.FindSchoolBySlug(ctx, inventory.DefaultSchoolSlug)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if versions, err := h.app.Store.FindAgreementTemplates(ctx, school.ID); err != nil || len(versions) != 1 || versions[0].Version != 1 {
+			t.Errorf("after one preview and one save the versions are %+v (%v)", versions, err)
+		}
+		if again, err := h.app.Store.FindAgreement(ctx, id); err != nil || again.Text != sa.Text || !bytes.Equal(again.PDF, sa.PDF) {
+			t.Errorf("a new version of the agreement changed the one signed (%v)", err)
+		}
+
 		// The technician hands it over: only now is it on loan.
 		var l loanJSON
 		if st := h.callJSON(t, "POST", "/api/v1/loans/"+loan+"/handover", tech, map[string]string{"condition": "Good", "accessories": "Charger"}, &l); st != http.StatusOK || l.Status != "on_loan" || l.CheckDue == nil {

@@ -125,6 +125,7 @@ func hello(name string) string {
 // a loan request needs their approval.
 func ApprovalNeeded(to []string, l Loan) Message {
 	return Message{
+		Kind:    "loan.approval_needed",
 		To:      to,
 		Subject: fmt.Sprintf("Loan request needs your approval: %s, %s", l.Borrower, l.kind()),
 		Body: letter(l, "Hello,",
@@ -139,6 +140,7 @@ func ApprovalNeeded(to []string, l Loan) Message {
 // should follow the link to read and sign the agreement.
 func Approved(to []string, l Loan) Message {
 	return Message{
+		Kind:    "loan.approved",
 		To:      to,
 		Subject: fmt.Sprintf("Your %s loan is approved: please sign the agreement", l.kind()),
 		Body: letter(l, hello(l.Borrower),
@@ -157,6 +159,7 @@ func Declined(to []string, l Loan) Message {
 		reason = "The reason given: " + l.DeclineReason
 	}
 	return Message{
+		Kind:    "loan.declined",
 		To:      to,
 		Subject: fmt.Sprintf("Your %s loan request was declined", l.kind()),
 		Body: letter(l, hello(l.Borrower),
@@ -172,6 +175,7 @@ func Declined(to []string, l Loan) Message {
 // agreement, and the device is ready to hand over.
 func Signed(to []string, l Loan) Message {
 	return Message{
+		Kind:    "loan.signed",
 		To:      to,
 		Subject: fmt.Sprintf("Loan signed, ready to hand over: %s, %s", l.Borrower, l.kind()),
 		Body: letter(l, "Hello,",
@@ -186,6 +190,7 @@ func Signed(to []string, l Loan) Message {
 // should be brought in to be checked by l.CheckDue.
 func CheckDue(to []string, l Loan) Message {
 	return Message{
+		Kind:    "loan.check_due",
 		To:      to,
 		Subject: fmt.Sprintf("Loan check due by %s: %s, %s", date(l.CheckDue), l.Borrower, l.kind()),
 		Body: letter(l, "Hello,",
@@ -199,6 +204,7 @@ func CheckDue(to []string, l Loan) Message {
 // device's check was due on l.CheckDue and has not been done.
 func CheckOverdue(to []string, l Loan) Message {
 	return Message{
+		Kind:    "loan.check_overdue",
 		To:      to,
 		Subject: fmt.Sprintf("Loan check overdue (due %s): %s, %s", date(l.CheckDue), l.Borrower, l.kind()),
 		Body: letter(l, "Hello,",
@@ -213,6 +219,7 @@ func CheckOverdue(to []string, l Loan) Message {
 // them, and they should keep their agreement.
 func HandedOver(to []string, l Loan) Message {
 	return Message{
+		Kind:    "loan.handed_over",
 		To:      to,
 		Subject: fmt.Sprintf("Your %s is now on loan to you", l.kind()),
 		Body: letter(l, hello(l.Borrower),
@@ -227,6 +234,7 @@ func HandedOver(to []string, l Loan) Message {
 // back. Thank you.
 func Returned(to []string, l Loan) Message {
 	return Message{
+		Kind:    "loan.returned",
 		To:      to,
 		Subject: fmt.Sprintf("Your loaned %s has been returned: thank you", l.kind()),
 		Body: letter(l, hello(l.Borrower),

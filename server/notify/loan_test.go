@@ -76,6 +76,9 @@ func TestLoanMessages(t *testing.T) {
 			if m.Subject != tc.subject {
 				t.Errorf("subject = %q, want %q", m.Subject, tc.subject)
 			}
+			if !strings.HasPrefix(m.Kind, "loan.") || strings.Contains(m.Kind, " ") {
+				t.Errorf("kind = %q, want a name for logs such as loan.approved", m.Kind)
+			}
 			for _, want := range tc.bodyHas {
 				if !strings.Contains(m.Body, want) {
 					t.Errorf("body lacks %q:\n%s", want, m.Body)

@@ -107,6 +107,9 @@ type Message struct {
 	Subject string
 	// Body is plain text.
 	Body string
+	// Kind names the message in logs, such as "loan.approved": subjects
+	// and bodies name people, so logs never show them.
+	Kind string
 }
 
 // Sender sends one message.

@@ -30,7 +30,7 @@ type OutboxOptions struct {
 //
 // It counts each message once: sent; failed, when every try failed; or
 // dropped, when it was never tried because the queue was full or the
-// Outbox was closing. Logs name a message by its subject and number of
+// Outbox was closing. Logs name a message by its kind and number of
 // recipients, never its body.
 type Outbox struct {
 	logger  *slog.Logger
@@ -96,7 +96,7 @@ func NewOutbox(logger *slog.Logger, s Sender, o OutboxOptions) *Outbox {
 // logged and counted.
 func (o *Outbox) Send(m Message) {
 	if len(m.To) == 0 {
-		o.logger.Debug("mail has no recipients; not sent", "subject", m.Subject)
+		o.logger.Debug("mail has no recipients; not sent", "kind", m.Kind)
 		return
 	}
 	m.To = slices.Clone(m.To)
@@ -116,7 +116,7 @@ func (o *Outbox) Send(m Message) {
 // drop counts and logs a message that will never be tried.
 func (o *Outbox) drop(m Message, why string) {
 	o.dropped.Inc()
-	o.logger.Warn("mail dropped: "+why, "subject", m.Subject, "recipients", len(m.To))
+	o.logger.Warn("mail dropped: "+why, "kind", m.Kind, "recipients", len(m.To))
 }
 
 // Close stops taking messages and sends what is queued, retries included,
@@ -166,18 +166,18 @@ func (o *Outbox) deliver(m Message) {
 		}
 		if try > len(o.backoff) || o.ctx.Err() != nil {
 			o.failed.Inc()
-			o.logger.Error("mail not sent", "subject", m.Subject, "recipients", len(m.To), "tries", try, "err", err)
+			o.logger.Error("mail not sent", "kind", m.Kind, "recipients", len(m.To), "tries", try, "err", err)
 			return
 		}
 		wait := o.backoff[try-1]
-		o.logger.Warn("mail not sent; will retry", "subject", m.Subject, "recipients", len(m.To), "try", try, "retry_in", wait, "err", err)
+		o.logger.Warn("mail not sent; will retry", "kind", m.Kind, "recipients", len(m.To), "try", try, "retry_in", wait, "err", err)
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
 		case <-o.ctx.Done():
 			t.Stop()
 			o.failed.Inc()
-			o.logger.Error("mail not sent: outbox closed before retry", "subject", m.Subject, "recipients", len(m.To), "tries", try, "err", err)
+			o.logger.Error("mail not sent: outbox closed before retry", "kind", m.Kind, "recipients", len(m.To), "tries", try, "err", err)
 			return
 		}
 	}

@@ -167,8 +167,9 @@ func TestOutbox_Fails(t *testing.T) {
 	}), notify.OutboxOptions{Backoff: fast, Registerer: reg})
 	o.Send(notify.Message{
 		To:      []string{"jo@school.test", "head@school.test"},
-		Subject: "Loan approved",
+		Subject: "Loan approved: Jo Bloggs, laptop",
 		Body:    "Sign your agreement at https://rollcall.test/sign/SECRET-TOKEN",
+		Kind:    "loan.approved",
 	})
 	closeOutbox(t, o)
 	if tries != 3 {
@@ -176,12 +177,12 @@ func TestOutbox_Fails(t *testing.T) {
 	}
 	checkCounts(t, reg, 0, 1, 0)
 	got := logs.String()
-	for _, want := range []string{"level=ERROR", "Loan approved", "recipients=2", "tries=3", "554 relay refused"} {
+	for _, want := range []string{"level=ERROR", "kind=loan.approved", "recipients=2", "tries=3", "554 relay refused"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("log lacks %q:\n%s", want, got)
 		}
 	}
-	for _, secret := range []string{"SECRET-TOKEN", "Sign your agreement", "jo@school.test"} {
+	for _, secret := range []string{"SECRET-TOKEN", "Sign your agreement", "jo@school.test", "Jo Bloggs"} {
 		if strings.Contains(got, secret) {
 			t.Errorf("log holds %q:\n%s", secret, got)
 		}
@@ -202,7 +203,7 @@ func TestOutbox_DropsWhenFull(t *testing.T) {
 		return nil
 	}), notify.OutboxOptions{QueueSize: 1, Registerer: reg})
 	msg := func(subject string) notify.Message {
-		return notify.Message{To: []string{"jo@school.test"}, Subject: subject, Body: "body text"}
+		return notify.Message{To: []string{"jo@school.test"}, Subject: subject, Body: "body text", Kind: "test." + subject}
 	}
 	o.Send(msg("first"))
 	<-started // the worker holds "first"
@@ -224,7 +225,7 @@ func TestOutbox_DropsWhenFull(t *testing.T) {
 	}
 	checkCounts(t, reg, 2, 0, 1)
 	got := logs.String()
-	if !strings.Contains(got, "queue full") || !strings.Contains(got, "subject=third") {
+	if !strings.Contains(got, "queue full") || !strings.Contains(got, "kind=test.third") {
 		t.Errorf("log lacks the drop:\n%s", got)
 	}
 	if strings.Contains(got, "body text") {

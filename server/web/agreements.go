@@ -21,6 +21,7 @@ type agreementsPage struct {
 	Versions     []*inventory.AgreementTemplate
 	Placeholders []agreement.Placeholder
 	Preview      agreement.Template
+	Previewing   bool // Preview is of the posted, unsaved text
 	Title        string
 	Body         string
 	Declarations string // one per line
@@ -51,10 +52,15 @@ func (s *server) agreementsPage(r *http.Request, msg string) (*agreementsPage, e
 		return nil, err
 	}
 	page.Title, page.Body, page.Declarations = page.Current.Title, page.Current.Body, strings.Join(page.Current.Declarations, "\n")
-	page.Preview = page.Current.Fill(agreement.Fields{School: page.School.Name, Borrower: "Sam Example", BorrowerEmail: "sam@example.org",
-		Kind: "laptop", Make: "Dell", Model: "Latitude 5440", Serial: "ABC1234", AssetTag: "KIT-0001", Accessories: "charger",
-		Reason: "Planning and marking at home", ExpectedReturn: "24 July 2027", CheckInterval: intervalText(page.School.Loans.CheckInterval())})
+	page.Preview = page.Current.Fill(sampleFields(page.School))
 	return page, nil
+}
+
+// sampleFields fill the editor's preview: a made-up loan at sc.
+func sampleFields(sc *inventory.School) agreement.Fields {
+	return agreement.Fields{School: sc.Name, Borrower: "Sam Example", BorrowerEmail: "sam@example.org",
+		Kind: "laptop", Make: "Dell", Model: "Latitude 5440", Serial: "ABC1234", AssetTag: "KIT-0001", Accessories: "charger",
+		Reason: "Planning and marking at home", ExpectedReturn: "24 July 2027", CheckInterval: intervalText(sc.Loans.CheckInterval())}
 }
 
 func (s *server) handleAgreementsPage() http.Handler {
@@ -92,12 +98,29 @@ func (s *server) saveTemplate(r *http.Request, school uuid.UUID, t agreement.Tem
 	return at, nil
 }
 
+// handleAgreementSave saves the posted agreement as the next version, or,
+// with action=preview, shows how it would read without saving it.
 func (s *server) handleAgreementSave() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sc, err := s.managedSchool(r, r.PostFormValue("school"), agreementEditors, "write the agreement of")
+		t := agreement.Template{Title: strings.TrimSpace(r.PostFormValue("title")),
+			Body: strings.TrimSpace(strings.ReplaceAll(r.PostFormValue("body"), "\r\n", "\n")), Declarations: splitLines(r.PostFormValue("declarations"))}
+		if err == nil && r.PostFormValue("action") == "preview" {
+			if err = t.Check(); err == nil {
+				page, perr := s.agreementsPage(r, "")
+				if perr != nil {
+					s.pageError(w, r, perr)
+					return
+				}
+				page.Title, page.Body, page.Declarations = r.PostFormValue("title"), r.PostFormValue("body"), r.PostFormValue("declarations")
+				page.Preview, page.Previewing = t.Fill(sampleFields(page.School)), true
+				s.render(w, r, http.StatusOK, "agreements.html", "Loan agreement", page)
+				return
+			}
+			err = inventory.Errorf(inventory.EINVALID, "%s", err.Error())
+		}
 		if err == nil {
-			_, err = s.saveTemplate(r, sc.ID, agreement.Template{Title: strings.TrimSpace(r.PostFormValue("title")),
-				Body: strings.TrimSpace(strings.ReplaceAll(r.PostFormValue("body"), "\r\n", "\n")), Declarations: splitLines(r.PostFormValue("declarations"))})
+			_, err = s.saveTemplate(r, sc.ID, t)
 		}
 		if err != nil {
 			s.formFailed(w, r, err, func() (any, string, string, error) {

@@ -97,7 +97,9 @@ func (s *server) visibleLoan(ctx context.Context, idText string) (*inventory.Loa
 }
 
 func mayReadLoan(v viewer, l *inventory.Loan) bool {
-	return v.user.ID == l.BorrowerID || v.user.ID == l.RequestedBy || v.holds(l.SchoolID, loanReaders...)
+	// A requester (a technician asking for someone) sees the loan while
+	// they still hold a role at its school; the borrower always does.
+	return v.user.ID == l.BorrowerID || v.user.ID == l.RequestedBy && v.canSee(l.SchoolID) || v.holds(l.SchoolID, loanReaders...)
 }
 
 // approveAs returns the role the viewer approves l as: the headteacher's

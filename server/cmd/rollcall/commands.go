@@ -82,7 +82,7 @@ func (e env) serve(ctx context.Context, args []string) error {
 	trustProxy := fs.Bool("trust-proxy", false, "the dashboard is behind a reverse proxy: take the client's address from X-Forwarded-For (remembered)")
 	publicURL := fs.String("public-url", "", "the dashboard's address as people reach it, for links in emails, e.g. https://rollcall.school.example (remembered)")
 	var smtp app.SMTPConfig
-	fs.StringVar(&smtp.Host, "smtp-host", "", "the school's mail relay; without it Rollcall sends no email (remembered)")
+	fs.StringVar(&smtp.Host, "smtp-host", "", "the school's mail relay; without it Rollcall sends no email; \"off\" forgets it (remembered)")
 	fs.IntVar(&smtp.Port, "smtp-port", 0, "the relay's port (default 587 for starttls, 465 for tls, 25 for none) (remembered)")
 	fs.StringVar(&smtp.Username, "smtp-user", "", "user name at the relay; the password is read from $ROLLCALL_SMTP_PASSWORD (remembered)")
 	fs.StringVar(&smtp.From, "smtp-from", "", `sender of Rollcall's emails, e.g. "Rollcall <rollcall@school.example>" (remembered)`)
