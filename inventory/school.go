@@ -24,6 +24,9 @@ type School struct {
 	// Loans are the school's rules for staff loans, changed only with
 	// [AgreementStore.SetSchoolLoanSettings].
 	Loans LoanSettings
+	// PINs are the school's rules for its PIN register, changed only with
+	// [PINStore.SetSchoolPINSettings].
+	PINs PINSettings
 }
 
 // SchoolStore keeps schools.

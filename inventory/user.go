@@ -223,6 +223,8 @@ type Store interface {
 	LoanStore
 	AgreementStore
 	SignOutStore
+	PINStore
+	SealStore
 	Close() error
 }
 
