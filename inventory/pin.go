@@ -157,7 +157,12 @@ func (f PINLogFilter) PageLimit() int {
 // it can open and seal it again.
 type Sealed struct {
 	Table string   // "recovery_keys", "users", "pin_records" or "pin_history"
-	IDs   []string // the row's key: device and protector IDs; user ID; record ID; record ID and replaced-at time
+	// IDs name the row and what its value is bound to: for recovery_keys
+	// the device and protector IDs; for users the user ID; for
+	// pin_records the record ID, asset ID and kind; for pin_history the
+	// record ID, the replaced-at time (RFC 3339, UTC, nanoseconds), the
+	// asset ID and kind.
+	IDs []string
 	Value []byte
 }
 

@@ -299,7 +299,7 @@ func TestRecoveryKeyEscrow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		plain, err := v.Open(keys[0].Sealed, grpcapi.RecoveryKeyContext("{5E1F-0001}"))
+		plain, err := v.Open(keys[0].Sealed, vault.RecoveryKeyContext("{5E1F-0001}"))
 		if err != nil || string(plain) != password {
 			t.Errorf("opening the escrowed key = %q, %v", plain, err)
 		}

@@ -304,7 +304,7 @@ func (s *Server) judge(ctx context.Context, schoolID uuid.UUID, r *inventory.Rep
 func (s *Server) seal(keys []inventory.RecoveryKey) ([]inventory.EscrowedKey, error) {
 	out := make([]inventory.EscrowedKey, 0, len(keys))
 	for _, k := range keys {
-		sealed, err := s.vault.Seal([]byte(k.NumericalPassword), RecoveryKeyContext(k.ProtectorID))
+		sealed, err := s.vault.Seal([]byte(k.NumericalPassword), vault.RecoveryKeyContext(k.ProtectorID))
 		if err != nil {
 			return nil, fmt.Errorf("seal recovery key: %w", err)
 		}
@@ -313,11 +313,6 @@ func (s *Server) seal(keys []inventory.RecoveryKey) ([]inventory.EscrowedKey, er
 	return out, nil
 }
 
-// RecoveryKeyContext is what a recovery password is sealed with besides
-// the vault key.
-func RecoveryKeyContext(protectorID string) []byte {
-	return []byte("rollcall recovery key " + protectorID)
-}
 
 // enrolRefused counts a refused enrolment and returns its status; an
 // unknown token is refused as unauthorised.

@@ -10,10 +10,11 @@ import (
 
 	"github.com/rollcall/rollcall/inventory"
 	"github.com/rollcall/rollcall/server/secret"
+	"github.com/rollcall/rollcall/server/vault"
 )
 
 // totpContext binds a sealed TOTP secret to its owner.
-func totpContext(u *inventory.User) []byte { return []byte("totp:" + u.ID.String()) }
+func totpContext(u *inventory.User) []byte { return vault.TOTPContext(u.ID.String()) }
 
 // totpPage is the data of the second-factor page.
 type totpPage struct {
