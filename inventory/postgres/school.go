@@ -27,6 +27,7 @@ func (db *DB) CreateSchool(ctx context.Context, s *inventory.School) error {
 	v.CreatedAt = utc(v.CreatedAt)
 	v.Policy = inventory.DefaultPolicy() // a new school has the default policy
 	v.Loans = inventory.LoanSettings{}   // and the default loan settings
+	v.PINs = inventory.PINSettings{}     // and PIN settings
 	if err := db.inTx(ctx, func(tx pgx.Tx) error { return createSchool(ctx, tx, &v) }); err != nil {
 		return err
 	}
@@ -101,7 +102,8 @@ func findSchoolByID(ctx context.Context, tx pgx.Tx, id uuid.UUID) (*inventory.Sc
 	return s, err
 }
 
-const schoolColumns = `id, slug, name, created_at, policy, loan_require_lead_approval, loan_check_interval_days`
+const schoolColumns = `id, slug, name, created_at, policy, loan_require_lead_approval, loan_check_interval_days,
+	pin_head_may_reveal, pin_network_manager, pin_digest_sent_at`
 
 func scanSchool(row pgx.Row) (*inventory.School, error) {
 	var (
@@ -109,7 +111,8 @@ func scanSchool(row pgx.Row) (*inventory.School, error) {
 		policy []byte
 	)
 	if err := row.Scan(&s.ID, &s.Slug, &s.Name, timeScanner{&s.CreatedAt}, &policy,
-		&s.Loans.RequireLeadApproval, &s.Loans.CheckIntervalDays); err != nil {
+		&s.Loans.RequireLeadApproval, &s.Loans.CheckIntervalDays,
+		&s.PINs.HeadteacherMayReveal, &s.PINs.NetworkManager, timeScanner{&s.PINs.DigestSentAt}); err != nil {
 		return nil, fmt.Errorf("scan school: %w", err)
 	}
 	p, err := inventory.DecodePolicy(policy)

@@ -28,6 +28,7 @@ func (db *DB) CreateSchool(ctx context.Context, s *inventory.School) error {
 	v.CreatedAt = utc(v.CreatedAt)
 	v.Policy = inventory.DefaultPolicy() // a new school has the default policy
 	v.Loans = inventory.LoanSettings{}   // and the default loan settings
+	v.PINs = inventory.PINSettings{}     // and PIN settings
 	if err := db.inTx(ctx, func(tx *sql.Tx) error { return createSchool(ctx, tx, &v) }); err != nil {
 		return err
 	}
@@ -102,7 +103,8 @@ func findSchoolByID(ctx context.Context, tx *sql.Tx, id uuid.UUID) (*inventory.S
 	return s, err
 }
 
-const schoolColumns = `id, slug, name, created_at, policy, loan_require_lead_approval, loan_check_interval_days`
+const schoolColumns = `id, slug, name, created_at, policy, loan_require_lead_approval, loan_check_interval_days,
+	pin_head_may_reveal, pin_network_manager, pin_digest_sent_at`
 
 func scanSchool(row rowScanner) (*inventory.School, error) {
 	var (
@@ -110,7 +112,8 @@ func scanSchool(row rowScanner) (*inventory.School, error) {
 		policy sql.NullString
 	)
 	if err := row.Scan(&s.ID, &s.Slug, &s.Name, timeScanner{&s.CreatedAt}, &policy,
-		&s.Loans.RequireLeadApproval, &s.Loans.CheckIntervalDays); err != nil {
+		&s.Loans.RequireLeadApproval, &s.Loans.CheckIntervalDays,
+		&s.PINs.HeadteacherMayReveal, &s.PINs.NetworkManager, timeScanner{&s.PINs.DigestSentAt}); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, err
 		}
