@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) inventory.Store) {
 	t.Run("LoanStore", su.testLoanStore)
 	t.Run("AgreementStore", su.testAgreementStore)
 	t.Run("SignOutStore", su.testSignOutStore)
+	t.Run("PINStore", su.testPINStore)
 	t.Run("Time", su.testTime)
 }
 
