@@ -156,13 +156,13 @@ func (f PINLogFilter) PageLimit() int {
 // value. The server binds each value to a context made from these, so
 // it can open and seal it again.
 type Sealed struct {
-	Table string   // "recovery_keys", "users", "pin_records" or "pin_history"
+	Table string // "recovery_keys", "users", "pin_records" or "pin_history"
 	// IDs name the row and what its value is bound to: for recovery_keys
 	// the device and protector IDs; for users the user ID; for
 	// pin_records the record ID, asset ID and kind; for pin_history the
 	// record ID, the replaced-at time (RFC 3339, UTC, nanoseconds), the
 	// asset ID and kind.
-	IDs []string
+	IDs   []string
 	Value []byte
 }
 

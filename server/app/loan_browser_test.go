@@ -14,6 +14,7 @@ import (
 	"github.com/rollcall/rollcall/inventory"
 	"github.com/rollcall/rollcall/server/admin"
 	"github.com/rollcall/rollcall/server/secret"
+	"github.com/rollcall/rollcall/server/vault"
 )
 
 // chromeSignIn signs a person in at base in the browser, setting up
@@ -277,4 +278,130 @@ func waitForDownload(t *testing.T, dir string) []byte {
 	}
 	t.Fatal("no PDF was downloaded within 20s")
 	return nil
+}
+
+// TestPINInBrowser: the technician records an iPad's passcode on its
+// register page, then shows it after typing their password, a code from
+// their app and a reason. The value is on the page with the minute's
+// refresh that hides it, the network manager's email arrives, and a
+// member of staff notes using it from the trolley page.
+func TestPINInBrowser(t *testing.T) {
+	h := start(t, "")
+	ctx := context.Background()
+	store := h.app.Store
+	techPW := techPassword(t, h)
+	_, staffPW, err := admin.AddUser(ctx, store, "sam@school.example", "Sam Teacher", "staff", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	school, err := store.FindSchoolBySlug(ctx, inventory.DefaultSchoolSlug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.SetSchoolPINSettings(ctx, school.ID, inventory.PINSettings{NetworkManager: "nm@it-support.example"}); err != nil {
+		t.Fatal(err)
+	}
+	ipad := &inventory.Asset{SchoolID: school.ID, Kind: inventory.KindTablet, Make: "Apple", Model: "iPad (10th generation)", Serial: "DMPPIN07", AssetTag: "IPAD-07", Status: inventory.AssetInStock, Shared: true}
+	if err := store.CreateAsset(ctx, ipad); err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + h.app.HTTPAddr.String()
+	c := newChrome(t)
+	chromeSignIn(t, c, base, "tech@school.example", techPW)
+	err = chromedp.Do(c,
+		chromedp.Navigate(base+"/register/"+ipad.ID.String()),
+		chromedp.WaitVisible(`[data-testid=pins]`),
+	)
+	if err != nil {
+		t.Fatalf("open the PIN card: %v", err)
+	}
+	// The record form sits in a closed <details>: open it, type, save.
+	if _, err := chromedp.Run(c, chromedp.Evaluate[bool](`(() => { document.querySelectorAll("#pins details").forEach(d => d.open = true); return true })()`)); err != nil {
+		t.Fatal(err)
+	}
+	err = chromedp.Do(c,
+		chromedp.SendKeys(`form[action$="/pins/device_passcode"] input[name=value]`, "482916"),
+		chromedp.Submit(`form[action$="/pins/device_passcode"] input[name=value]`),
+		chromedp.WaitVisible(`p.flash`),
+	)
+	if err != nil {
+		t.Fatalf("record the passcode: %v", err)
+	}
+	if page := text(t, c, "main"); strings.Contains(page, "482916") {
+		t.Error("the register page shows the passcode it recorded")
+	}
+	screenshot(t, c, "pins-card.png")
+	code, err := secret.TOTPCode(totpSecretOf(t, store, "tech@school.example", h), time.Now().Add(30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = chromedp.Do(c,
+		chromedp.Click(`a[href$="/pins/device_passcode/reveal"]`),
+		chromedp.WaitVisible(`input[name=reason]`),
+		chromedp.SendKeys(`input[name=reason]`, "Resetting it for Year 3"),
+		chromedp.SendKeys(`input[name=password]`, techPW),
+		chromedp.SendKeys(`input[name=code]`, code),
+		chromedp.Submit(`input[name=code]`),
+		chromedp.WaitVisible(`[data-testid=pin-value]`),
+	)
+	if err != nil {
+		t.Fatalf("show the passcode: %v\n%s", err, text(t, c, "main"))
+	}
+	if v := text(t, c, `[data-testid=pin-value]`); v != "482916" {
+		t.Errorf("the page shows %q, want the passcode", v)
+	}
+	refresh, err := chromedp.Run(c, chromedp.Evaluate[string](`document.querySelector('meta[http-equiv=refresh]')?.content ?? ""`))
+	if err != nil || !strings.HasPrefix(refresh, "60;") {
+		t.Errorf("the shown passcode's page refreshes with %q (%v), want after 60 seconds", refresh, err)
+	}
+	screenshot(t, c, "pin-reveal.png")
+	mail := mailTo(t, h.mail, "nm@it-support.example", "PIN shown")
+	if strings.Contains(mail.Body, "482916") || !strings.Contains(mail.Body, "Resetting it for Year 3") {
+		t.Errorf("the network manager's email:\n%s", mail.Body)
+	}
+	chromeSignOut(t, c)
+
+	// A member of staff signs the iPad out and notes using its passcode.
+	chromeSignIn(t, c, base, "sam@school.example", staffPW)
+	err = chromedp.Do(c,
+		chromedp.Navigate(base+"/trolley"),
+		chromedp.WaitVisible(`form[action="/trolley/out"] button`),
+		chromedp.Click(`form[action="/trolley/out"] button`),
+		chromedp.WaitVisible(`[data-testid=pin-used]`),
+		chromedp.Click(`[data-testid=pin-used]`),
+		chromedp.WaitVisible(`p.flash`),
+	)
+	if err != nil {
+		t.Fatalf("note the use: %v", err)
+	}
+	entries, err := store.FindPINLog(ctx, inventory.PINLogFilter{AssetID: ipad.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	actions := map[string]int{}
+	for _, e := range entries {
+		actions[e.Action]++
+	}
+	if actions["set"] != 1 || actions["view"] != 1 || actions["use"] != 1 {
+		t.Errorf("PIN log of the iPad: %v, want one set, one view, one use", actions)
+	}
+}
+
+// totpSecretOf opens a person's TOTP secret with the server's vault key,
+// as the test's authenticator app.
+func totpSecretOf(t *testing.T, store inventory.Store, email string, h *harness) string {
+	t.Helper()
+	u, err := store.FindUserByEmail(context.Background(), email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := vault.LoadOrCreate(h.dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := v.Open(u.TOTPSealed, vault.TOTPContext(u.ID.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(plain)
 }

@@ -24,7 +24,6 @@ import (
 	"github.com/rollcall/rollcall/inventory"
 	agentv1 "github.com/rollcall/rollcall/proto/agent/v1"
 	"github.com/rollcall/rollcall/server/admin"
-	"github.com/rollcall/rollcall/server/grpcapi"
 	"github.com/rollcall/rollcall/server/vault"
 )
 

@@ -16,7 +16,8 @@ const SweepInterval = 5 * time.Minute
 // limit since the last report, or a policy change), marks devices not seen
 // within their school's policy as failing seen_recently, records today's
 // compliance figures for the overview's chart, emails reminders of loan
-// checks falling due or overdue, and deletes expired
+// checks falling due or overdue and each school's weekly PIN log digest,
+// purges PIN values changed more than 90 days ago, and deletes expired
 // sessions and old failed sign-ins. Every step is idempotent, so several
 // replicas may sweep the same database.
 func (a *App) sweep(ctx context.Context, stop <-chan struct{}) {
@@ -60,6 +61,16 @@ func (a *App) SweepOnce(ctx context.Context, now time.Time) {
 		} else if n > 0 {
 			log.InfoContext(ctx, "emailed check reminders", "loans", n)
 		}
+		if n, err := web.SendPINDigests(ctx, a.Store, a.mail, a.publicURL, now); err != nil {
+			log.ErrorContext(ctx, "email PIN log digests", "err", err)
+		} else if n > 0 {
+			log.InfoContext(ctx, "emailed PIN log digests", "schools", n)
+		}
+	}
+	if n, err := a.Store.PurgePINHistory(ctx, now.AddDate(0, 0, -inventory.DefaultPINHistoryDays)); err != nil {
+		log.ErrorContext(ctx, "purge old PIN values", "err", err)
+	} else if n > 0 {
+		log.InfoContext(ctx, "purged old PIN values at the end of their retention", "values", n)
 	}
 	if err := inventory.RecordComplianceDays(ctx, a.Store, now); err != nil {
 		log.ErrorContext(ctx, "record compliance figures", "err", err)

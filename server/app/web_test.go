@@ -524,6 +524,17 @@ func TestRoleMatrix(t *testing.T) {
 		{"POST", "/api/v1/loans/" + loanB.ID.String() + "/cancel", true, "", func(w who) int { return pick(isOrg(w), 200, 404) }, "", nil},
 		{"GET", "/api/v1/loans/" + loanB.ID.String() + "/agreement.pdf", true, "", func(w who) int { return 404 }, "", nil},
 		{"GET", "/api/v1/openapi.json", true, "", func(w who) int { return 200 }, "", nil},
+
+		{"POST", "/register/" + assetB.ID.String() + "/pins/device_passcode", false, "", func(w who) int { return pick(isOrg(w), 303, pick(kit[w.role], 404, 403)) }, "IPAD", url.Values{"value": {"8642"}}},
+		{"GET", "/register/" + assetB.ID.String() + "/pins/device_passcode/reveal", false, "", func(w who) int { return pick(isOrg(w), 200, 404) }, "SN-B", nil},
+		{"POST", "/register/" + assetB.ID.String() + "/pins/device_passcode/reveal", false, "", func(w who) int { return pick(isOrg(w), 401, 404) }, "8642", url.Values{"reason": {"Checking it"}, "password": {"wrong"}}},
+		{"POST", "/register/" + assetB.ID.String() + "/pins/device_passcode/use", false, "", func(w who) int { return pick(isOrg(w), 303, 404) }, "", nil},
+		{"GET", "/pins", false, "", func(w who) int { return pick(audits[w.role], 200, 403) }, "8642", nil},
+		{"POST", "/pins/settings", false, "", func(w who) int { return pick(editors[w.role], 303, 403) }, "", url.Values{"school": {"school-a"}, "network_manager": {""}}},
+		{"PUT", "/api/v1/devices/" + assetB.ID.String() + "/pins/firmware_password", true, `{"value": "9753"}`, func(w who) int { return pick(isOrg(w), 200, 404) }, "", nil},
+		{"POST", "/api/v1/devices/" + assetB.ID.String() + "/pins/firmware_password/reveal", true, `{"reason": "Checking it", "password": "wrong"}`, func(w who) int { return pick(isOrg(w), 401, 404) }, "9753", nil},
+		{"POST", "/api/v1/devices/" + assetB.ID.String() + "/pins/firmware_password/use", true, "", func(w who) int { return pick(isOrg(w), 200, 404) }, "", nil},
+		{"GET", "/api/v1/pin-log", true, "", func(w who) int { return pick(audits[w.role], 200, 403) }, "9753", nil},
 	}
 	// Every route the server has is in the matrix, but the two that sign
 	// in and out, which TestSignIn drives.

@@ -270,6 +270,7 @@ type assetPage struct {
 	Loans    []loanRow
 	History  []eventRow
 	SignOuts []signOutRow
+	PINs     *pinCard
 	Kinds    []inventory.AssetKind
 	Statuses []inventory.AssetStatus
 	CanEdit  bool
@@ -318,6 +319,9 @@ func (s *server) assetPage(r *http.Request, a *inventory.Asset, form url.Values,
 		return nil, err
 	}
 	page.SignOuts = s.signOutRows(n, outs, map[uuid.UUID]*inventory.Asset{a.ID: a})
+	if page.PINs, err = s.pinCard(ctx, n, a); err != nil {
+		return nil, err
+	}
 	return page, nil
 }
 

@@ -37,6 +37,8 @@ var pages = func() map[string]*template.Template {
 		"eventText":       eventText,
 		"pounds":          pounds,
 		"assetSortText":   assetSortText,
+		"pinKindName":     pinKindName,
+		"pinActionText":   pinActionText,
 	}
 	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html"))
 	names, err := fs.Glob(assets, "templates/*.html")
@@ -68,6 +70,10 @@ type pageData struct {
 	Nav   []navItem
 	Page  any
 	Flash string
+	// RefreshAfter and RefreshTo send the browser on after a while
+	// without a script: a shown PIN goes away after its minute.
+	RefreshAfter int
+	RefreshTo    string
 }
 
 // nav returns the menu a viewer sees: only what their roles open.
@@ -89,6 +95,7 @@ func nav(v viewer, current string) []navItem {
 	add("/policy", "Policy", fleet)
 	add("/people", "People", v.mayAnywhere(peopleManagers...))
 	add("/agreements", "Agreement", v.mayAnywhere(agreementEditors...))
+	add("/pins", "PIN log", v.mayAnywhere(pinLogReaders...))
 	add("/audit", "Audit log", v.mayAnywhere(auditReaders...))
 	return items
 }
@@ -108,6 +115,9 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name
 		pd.CSRF = csrfToken(v.session) // the second-factor pages
 	}
 	pd.Flash = r.URL.Query().Get("done")
+	if d, ok := data.(interface{ refresh() (int, string) }); ok {
+		pd.RefreshAfter, pd.RefreshTo = d.refresh()
+	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout.html", pd); err != nil {
 		s.logger.ErrorContext(r.Context(), "render page", "page", name, "err", err)
@@ -251,6 +261,8 @@ var doneTexts = map[string]string{
 	"settings-saved": "The loan settings are saved.",
 	"signed-out":     "Signed out for the day.",
 	"signed-in":      "Signed back in.",
+	"pin-saved":      "Recorded. The value is sealed; the one it replaces is kept sealed for 90 days, then deleted.",
+	"pin-used":       "Noted in the PIN log. Thank you.",
 }
 
 func doneText(code string) string { return doneTexts[code] }

@@ -42,6 +42,7 @@ Usage:
   rollcall policy show --data-dir D [--school S]
   rollcall policy set --data-dir D [--school S] [--max-idle-lock-minutes N] [--require-encryption=false] ...
   rollcall audit verify --data-dir D [--db URL] [--known HASH]
+  rollcall keys rotate --data-dir D [--db URL]    (stop serve first)
   rollcall migrate --data-dir D [--db URL]
   rollcall demo [--data-dir D]
   rollcall version
@@ -60,7 +61,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return flag.ErrHelp
 	}
 	cmd, rest := args[1], args[2:]
-	if len(rest) > 0 && (cmd == "user" || cmd == "enroll-token" || cmd == "api-token" || cmd == "school" || cmd == "policy" || cmd == "audit") {
+	if len(rest) > 0 && (cmd == "user" || cmd == "enroll-token" || cmd == "api-token" || cmd == "school" || cmd == "policy" || cmd == "audit" || cmd == "keys") {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	e := env{getenv: getenv, stdout: stdout, stderr: stderr}
@@ -83,6 +84,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return e.policySet(ctx, rest)
 	case "audit verify":
 		return e.auditVerify(ctx, rest)
+	case "keys rotate":
+		return e.keysRotate(ctx, rest)
 	case "migrate":
 		return e.migrate(ctx, rest)
 	case "demo":
