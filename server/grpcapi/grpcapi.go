@@ -313,7 +313,6 @@ func (s *Server) seal(keys []inventory.RecoveryKey) ([]inventory.EscrowedKey, er
 	return out, nil
 }
 
-
 // enrolRefused counts a refused enrolment and returns its status; an
 // unknown token is refused as unauthorised.
 func (s *Server) enrolRefused(ctx context.Context, err error) error {
