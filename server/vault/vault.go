@@ -153,6 +153,9 @@ type Resealer func(fn func(table string, ids []string, sealed []byte) ([]byte, e
 // meanwhile: it would seal new values with the old key. Returns how many
 // values were sealed again, and the old and new key IDs.
 func Rotate(dir string, reseal Resealer) (n int, oldID, newID string, err error) {
+	if _, err := os.Stat(filepath.Join(dir, KeyFile)); err != nil {
+		return 0, "", "", fmt.Errorf("no vault key in %s (%w): give the data directory the server runs with", dir, err)
+	}
 	cur, err := LoadOrCreate(dir)
 	if err != nil {
 		return 0, "", "", err

@@ -102,7 +102,7 @@ func (s *server) saveTemplate(r *http.Request, school uuid.UUID, t agreement.Tem
 // with action=preview, shows how it would read without saving it.
 func (s *server) handleAgreementSave() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sc, err := s.managedSchool(r, r.PostFormValue("school"), agreementEditors, "write the agreement of")
+		sc, err := s.managedSchool(r, r.PostFormValue("school"), agreementEditors, "write the loan agreement")
 		t := agreement.Template{Title: strings.TrimSpace(r.PostFormValue("title")),
 			Body: strings.TrimSpace(strings.ReplaceAll(r.PostFormValue("body"), "\r\n", "\n")), Declarations: splitLines(r.PostFormValue("declarations"))}
 		if err == nil && r.PostFormValue("action") == "preview" {
@@ -138,7 +138,7 @@ func (s *server) handleAgreementSave() http.Handler {
 
 func (s *server) handleLoanSettingsSave() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sc, err := s.managedSchool(r, r.PostFormValue("school"), agreementEditors, "set the loan rules of")
+		sc, err := s.managedSchool(r, r.PostFormValue("school"), agreementEditors, "set the loan rules")
 		var set inventory.LoanSettings
 		if err == nil {
 			set.RequireLeadApproval = r.PostFormValue("require_lead_approval") != ""

@@ -45,6 +45,9 @@ func pinKindName(k inventory.PINKind) string {
 	if n, ok := pinKindNames[k]; ok {
 		return n
 	}
+	if k == "" {
+		return "old values" // a purge is of every kind
+	}
 	return string(k)
 }
 
@@ -54,18 +57,25 @@ func mayRevealPINs(v viewer, sc *inventory.School) bool {
 	return v.holds(sc.ID, kitManagers...) || sc.PINs.HeadteacherMayReveal && v.holds(sc.ID, inventory.RoleHeadteacher)
 }
 
-// pinAsset finds the kit a PIN path names: a register entry's ID, or an
-// enrolled device's ID. Anyone with a role at its school may name it.
-func (s *server) pinAsset(ctx context.Context, idText string) (*inventory.Asset, *inventory.School, error) {
-	notFound := inventory.Errorf(inventory.ENOTFOUND, "There is no kit %s at your school.", idText)
+// anyAsset finds kit by a register entry's ID or an enrolled device's ID,
+// whoever asks.
+func (s *server) anyAsset(ctx context.Context, idText string) (*inventory.Asset, error) {
 	id, err := uuid.Parse(idText)
 	if err != nil {
-		return nil, nil, notFound
+		return nil, inventory.Errorf(inventory.ENOTFOUND, "%q is not an ID", idText)
 	}
 	a, err := s.store.FindAssetByID(ctx, id)
 	if inventory.ErrorCode(err) == inventory.ENOTFOUND {
 		a, err = s.store.FindAssetByDevice(ctx, id)
 	}
+	return a, err
+}
+
+// pinAsset finds the kit a PIN path names: a register entry's ID, or an
+// enrolled device's ID. Anyone with a role at its school may name it.
+func (s *server) pinAsset(ctx context.Context, idText string) (*inventory.Asset, *inventory.School, error) {
+	notFound := inventory.Errorf(inventory.ENOTFOUND, "There is no kit %s at your school.", idText)
+	a, err := s.anyAsset(ctx, idText)
 	if inventory.ErrorCode(err) == inventory.ENOTFOUND || err == nil && !viewerOf(ctx).canSee(a.SchoolID) {
 		return nil, nil, notFound
 	} else if err != nil {
@@ -153,10 +163,8 @@ func (s *server) revealPIN(r *http.Request, idText, kindText string, in revealIn
 	if inventory.ErrorCode(err) == inventory.ENOTFOUND {
 		// Someone from another school asking is refused as if the kit did
 		// not exist, and the school's PIN log says so.
-		if id, perr := uuid.Parse(idText); perr == nil {
-			if other, ferr := s.store.FindAssetByID(ctx, id); ferr == nil {
-				s.pinLog(r, other, kind, inventory.PINActionRefused, "asked from outside the school; reason given: "+strings.TrimSpace(in.Reason))
-			}
+		if other, ferr := s.anyAsset(ctx, idText); ferr == nil {
+			s.pinLog(r, other, kind, inventory.PINActionRefused, "asked from outside the school; reason given: "+strings.TrimSpace(in.Reason))
 		}
 		return nil, nil, err
 	} else if err != nil {
@@ -179,20 +187,27 @@ func (s *server) revealPIN(r *http.Request, idText, kindText string, in revealIn
 	} else if !until.IsZero() {
 		return refuse("locked after failed attempts", inventory.Errorf(inventory.EFORBIDDEN, "Too many wrong passwords or codes: showing PINs is locked for you until %s UTC.", until.UTC().Format("15:04")))
 	}
+	// The attempt counts before it is checked, so guesses sent at once
+	// cannot pass the limit; a success clears the count.
+	if err := s.store.RecordLoginFailure(ctx, key, s.now()); err != nil {
+		return nil, nil, err
+	}
 	ok := secret.CheckPassword(v.user.PasswordHash, in.Password)
-	how := "password"
-	if ok && in.Page && !v.user.TOTPConfirmedAt.IsZero() {
-		var err error
-		if ok, _, err = s.checkSecondFactor(r, v.user, strings.TrimSpace(in.Code)); err != nil {
-			return nil, nil, err
+	needCode := in.Page && !v.user.TOTPConfirmedAt.IsZero()
+	if ok && needCode {
+		code := strings.ReplaceAll(strings.TrimSpace(in.Code), " ", "")
+		if ok = len(code) == 6; ok { // an authenticator code; recovery codes are for signing in
+			var err error
+			if ok, _, err = s.checkSecondFactor(r, v.user, code); err != nil {
+				return nil, nil, err
+			}
 		}
-		how = "password and code"
 	}
 	if !ok {
-		if err := s.store.RecordLoginFailure(ctx, key, s.now()); err != nil {
-			return nil, nil, err
+		if needCode {
+			return refuse("wrong password or code", inventory.Errorf(inventory.EUNAUTHORIZED, "That password or code is not right. Type your Rollcall password again, and the code your app shows now (not the one you signed in with)."))
 		}
-		return refuse("wrong "+how, inventory.Errorf(inventory.EUNAUTHORIZED, "That %s is not right. Type your Rollcall password%s again.", how, map[bool]string{true: " and the code your app shows now", false: ""}[how != "password"]))
+		return refuse("wrong password", inventory.Errorf(inventory.EUNAUTHORIZED, "That password is not right. Type your Rollcall password again."))
 	}
 	if err := s.store.ClearLoginFailures(ctx, key); err != nil {
 		return nil, nil, err
@@ -517,7 +532,7 @@ func (s *server) handlePINsPage() http.Handler {
 // may see values, and the network manager's address.
 func (s *server) handlePINSettings() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sc, err := s.managedSchool(r, r.PostFormValue("school"), agreementEditors, "set the PIN rules of")
+		sc, err := s.managedSchool(r, r.PostFormValue("school"), agreementEditors, "set the PIN rules")
 		if err == nil {
 			set := sc.PINs
 			set.HeadteacherMayReveal = r.PostFormValue("head_may_reveal") != ""
@@ -540,7 +555,7 @@ func (s *server) handlePINSettings() http.Handler {
 			})
 			return
 		}
-		http.Redirect(w, r, "/pins?school="+sc.Slug+"&done=settings-saved", http.StatusSeeOther)
+		http.Redirect(w, r, "/pins?school="+sc.Slug+"&done=pin-rules-saved", http.StatusSeeOther)
 	})
 }
 
@@ -586,7 +601,7 @@ func SendPINDigests(ctx context.Context, store inventory.Store, mail Mailer, bas
 // pinActionPast is each PIN log action as a verb for sentences.
 var pinActionPast = map[string]string{
 	inventory.PINActionSet: "recorded", inventory.PINActionView: "viewed", inventory.PINActionUse: "used",
-	inventory.PINActionRefused: "was refused", inventory.PINActionRetire: "retired", inventory.PINActionPurge: "purged old values of",
+	inventory.PINActionRefused: "was refused", inventory.PINActionRetire: "retired", inventory.PINActionPurge: "purged",
 }
 
 func pinActionText(action string) string {
@@ -715,7 +730,15 @@ func (s *server) handlePINLogAPI() http.Handler {
 				f.SchoolIDs = []uuid.UUID{sc.ID}
 			}
 		}
-		for name, to := range map[string]*uuid.UUID{"device": &f.AssetID, "before": &f.Before} {
+		if d := q.Get("device"); d != "" && err == nil {
+			a, _, aerr := s.pinAsset(ctx, d)
+			if aerr != nil {
+				err = inventory.Errorf(inventory.EINVALID, "device: %s", inventory.ErrorMessage(aerr))
+			} else {
+				f.AssetID = a.ID
+			}
+		}
+		for name, to := range map[string]*uuid.UUID{"before": &f.Before} {
 			if t := q.Get(name); t != "" && err == nil {
 				if *to, err = uuid.Parse(t); err != nil {
 					err = inventory.Errorf(inventory.EINVALID, "%s: %q is not an ID", name, t)

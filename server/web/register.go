@@ -216,7 +216,7 @@ func parsePounds(s string) (int64, error) {
 
 // createAsset adds an entry to a school's register for the viewer.
 func (s *server) createAsset(r *http.Request, in assetInput) (*inventory.Asset, error) {
-	sc, err := s.managedSchool(r, in.School, kitManagers, "add kit to")
+	sc, err := s.managedSchool(r, in.School, kitManagers, "add kit to the register")
 	if err != nil {
 		return nil, err
 	}
@@ -235,14 +235,15 @@ func (s *server) createAsset(r *http.Request, in assetInput) (*inventory.Asset, 
 }
 
 // managedSchool returns the school named by slug (or the viewer's only
-// school) if the viewer holds one of roles there.
+// school) if the viewer holds one of roles there; what ("add kit to the
+// register") says what the roles are needed for.
 func (s *server) managedSchool(r *http.Request, slug string, roles []inventory.Role, what string) (*inventory.School, error) {
 	sc, err := s.schoolFromForm(r, slug)
 	if err != nil {
 		return nil, err
 	}
 	if !viewerOf(r.Context()).holds(sc.ID, roles...) {
-		return nil, inventory.Errorf(inventory.EFORBIDDEN, "Your roles at %s do not let you %s the register.", sc.Name, what)
+		return nil, inventory.Errorf(inventory.EFORBIDDEN, "Your roles at %s do not let you %s.", sc.Name, what)
 	}
 	return sc, nil
 }

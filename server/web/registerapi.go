@@ -213,7 +213,7 @@ func (s *server) handleImportAPI() http.Handler {
 		case q.Get("valid_only") == "1" || q.Get("valid_only") == "true":
 			mode = importValidOnly
 		}
-		sc, err := s.managedSchool(r, q.Get("school"), kitManagers, "import into")
+		sc, err := s.managedSchool(r, q.Get("school"), kitManagers, "import into the register")
 		var kind inventory.AssetKind
 		if err == nil && q.Get("default_kind") != "" {
 			kind, err = inventory.ParseAssetKind(q.Get("default_kind"))

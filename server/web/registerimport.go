@@ -236,7 +236,7 @@ func (s *server) handleImport() http.Handler {
 		mode := map[string]importMode{"import": importAll, "import_valid": importValidOnly}[r.FormValue("action")]
 		var sc *inventory.School
 		if err == nil {
-			sc, err = s.managedSchool(r, r.FormValue("school"), kitManagers, "import into")
+			sc, err = s.managedSchool(r, r.FormValue("school"), kitManagers, "import into the register")
 		}
 		var kind inventory.AssetKind
 		if err == nil && r.FormValue("default_kind") != "" {

@@ -29,6 +29,14 @@ func (e env) keysRotate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "Sealed %d secrets again under the new vault key %s (was %s). The old key is gone; restart the server so it loads the new one.\n", n, newID, oldID)
+	fmt.Fprintf(e.stdout, "Sealed %s again under the new vault key %s (was %s). The old key is gone; start the server again so it loads the new one.\n", plural(n, "secret"), newID, oldID)
 	return audit(ctx, s, uuid.Nil, "vault.rotate", "vault", fmt.Sprintf("resealed %d secrets; key %s replaced by %s", n, oldID, newID))
+}
+
+// plural writes a count of things: "1 secret", "3 secrets".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }

@@ -54,7 +54,7 @@ func TestKeysRotate(t *testing.T) {
 	oldKey, _ := os.ReadFile(filepath.Join(dir, vault.KeyFile))
 
 	out, err := cli(t, nil, "keys", "rotate", "--data-dir", dir)
-	if err != nil || !strings.Contains(out, "Sealed 1 secrets again") {
+	if err != nil || !strings.Contains(out, "Sealed 1 secret again") {
 		t.Fatalf("keys rotate = %q, %v", out, err)
 	}
 	s, err = app.OpenStore(ctx, dir, "")
