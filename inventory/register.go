@@ -279,7 +279,9 @@ type RegisterStore interface {
 	// school.
 	CreateAsset(ctx context.Context, a *Asset) error
 	// UpdateAsset replaces a stored entry's fields (not its school,
-	// device link or CreatedAt) and sets UpdatedAt. It refuses to set
+	// device link or CreatedAt) and sets UpdatedAt. Disposed kit is
+	// read-only: ECONFLICT. Only [DisposalStore.DisposeAsset] sets the
+	// status AssetDisposed. It refuses to set
 	// AssetOnLoan, or to change the status of kit a loan has handed over,
 	// with ECONFLICT: loans move that status. (Kit a request waits for may
 	// still be marked lost or retired; the loan's next step is then

@@ -225,6 +225,7 @@ type Store interface {
 	SignOutStore
 	PINStore
 	SealStore
+	DisposalStore
 	Close() error
 }
 
