@@ -1,7 +1,10 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -358,6 +361,47 @@ func TestPINInBrowser(t *testing.T) {
 	mail := mailTo(t, h.mail, "nm@it-support.example", "PIN shown")
 	if strings.Contains(mail.Body, "482916") || !strings.Contains(mail.Body, "Resetting it for Year 3") {
 		t.Errorf("the network manager's email:\n%s", mail.Body)
+	}
+
+	// An old laptop goes to a data destruction service, with its certificate.
+	old := &inventory.Asset{SchoolID: school.ID, Kind: inventory.KindLaptop, Make: "Dell", Model: "Latitude 3300", Serial: "OLDLT01", AssetTag: "KIT-0009", Status: inventory.AssetInStock}
+	if err := store.CreateAsset(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	certPath := filepath.Join(t.TempDir(), "destruction-certificate.pdf")
+	cert := []byte("%PDF-1.4\n% certificate of secure data destruction, OLDLT01\n%%EOF\n")
+	if err := os.WriteFile(certPath, cert, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err = chromedp.Do(c,
+		chromedp.Navigate(base+"/register/"+old.ID.String()),
+		chromedp.WaitReady(`form[action$="/dispose"]`),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(c, chromedp.Evaluate[bool](`(() => { const f = document.querySelector('form[action$="/dispose"]'); f.closest("details").open = true; f.querySelector("select[name=method]").value = "data_destruction"; f.querySelector("input[name=date]").value = new Date().toISOString().slice(0, 10); return true })()`)); err != nil {
+		t.Fatal(err)
+	}
+	err = chromedp.Do(c,
+		chromedp.SendKeys(`form[action$="/dispose"] input[name=recipient]`, "Secure Shred Ltd"),
+		chromedp.SetUploadFiles(`form[action$="/dispose"] input[name=certificate]`, []string{certPath}),
+		chromedp.Submit(`form[action$="/dispose"] input[name=recipient]`),
+		chromedp.WaitVisible(`[data-testid=disposal]`),
+	)
+	if err != nil {
+		t.Fatalf("dispose: %v\n%s", err, text(t, c, "main"))
+	}
+	sum := sha256.Sum256(cert)
+	if got := text(t, c, `[data-testid=certificate-sha]`); got != hex.EncodeToString(sum[:]) {
+		t.Errorf("the page shows the certificate's SHA-256 as %q", got)
+	}
+	screenshot(t, c, "disposal.png")
+	if a, err := store.FindAssetByID(ctx, old.ID); err != nil || a.Status != inventory.AssetDisposed {
+		t.Errorf("after the disposal the laptop is %v (%v)", a.Status, err)
+	}
+	if d, err := store.FindDisposal(ctx, old.ID); err != nil || !bytes.Equal(d.Certificate, cert) {
+		t.Errorf("the stored certificate differs (%v)", err)
 	}
 	chromeSignOut(t, c)
 

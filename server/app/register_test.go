@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -178,4 +179,93 @@ func deref(s *string) string {
 		return "<nil>"
 	}
 	return *s
+}
+
+// TestDispose records kit leaving on both stores: with a certificate as
+// a multipart upload on the page, and through the API. Disposed kit is
+// read-only and its PINs are gone; kit on a loan, or a data destruction
+// without its certificate, is refused.
+func TestDispose(t *testing.T) {
+	backends(t, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		store := h.app.Store
+		school, err := store.FindSchoolBySlug(ctx, inventory.DefaultSchoolSlug)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kit []*inventory.Asset
+		for _, tag := range []string{"OLD-1", "OLD-2", "LENT-1"} {
+			a := &inventory.Asset{SchoolID: school.ID, Kind: inventory.KindLaptop, AssetTag: tag, Status: inventory.AssetInStock}
+			if err := store.CreateAsset(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+			kit = append(kit, a)
+		}
+		if st, raw := h.call(t, "PUT", "/api/v1/devices/"+kit[0].ID.String()+"/pins/firmware_password", h.apiToken, "application/json", []byte(`{"value": "Bios-1234"}`)); st != http.StatusOK {
+			t.Fatalf("record a PIN = %d %s", st, raw)
+		}
+		person(t, h, "sam@school.example", inventory.RoleStaff, "")
+		if st := h.callJSON(t, "POST", "/api/v1/loans", apiToken(t, h, "sam@school.example"), map[string]string{"device_id": kit[2].ID.String(), "reason": "Reports"}, nil); st != http.StatusCreated {
+			t.Fatalf("request = %d", st)
+		}
+		today := time.Now().Format("2006-01-02")
+
+		// On the page, with a certificate.
+		tb := newBrowser(t, h)
+		tb.signIn("tech@school.example", techPassword(t, h))
+		tb.do("GET", "/register/"+kit[0].ID.String(), nil)
+		cert := []byte("%PDF-1.4\ncertificate of destruction OLD-1\n%%EOF\n")
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		for k, v := range map[string]string{"csrf": tb.csrf, "method": "data_destruction", "date": today, "recipient": "Secure Shred Ltd", "notes": "Collected from the office"} {
+			mw.WriteField(k, v)
+		}
+		fw, _ := mw.CreateFormFile("certificate", "certificate.pdf")
+		fw.Write(cert)
+		mw.Close()
+		req, _ := http.NewRequest("POST", tb.base+"/register/"+kit[0].ID.String()+"/dispose", &body)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		resp, err := tb.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("dispose on the page = %d", resp.StatusCode)
+		}
+		if a, _ := store.FindAssetByID(ctx, kit[0].ID); a.Status != inventory.AssetDisposed {
+			t.Errorf("after the disposal the status is %s", a.Status)
+		}
+		if recs, err := store.FindPINRecords(ctx, kit[0].ID); err != nil || len(recs) != 0 {
+			t.Errorf("after the disposal %d PIN records are left (%v)", len(recs), err)
+		}
+		code, _, got := tb.do("GET", "/register/"+kit[0].ID.String()+"/certificate", nil)
+		if code != http.StatusOK || got != string(cert) {
+			t.Errorf("certificate download = %d, %q", code, got)
+		}
+		_, _, page := tb.do("GET", "/register/"+kit[0].ID.String(), nil)
+		if !strings.Contains(page, "Secure Shred Ltd") || strings.Contains(page, "Change the details") {
+			t.Error("the disposed entry's page does not show the disposal, or still offers an edit")
+		}
+		if code, _, _ := tb.post("/register/"+kit[0].ID.String(), url.Values{"kind": {"laptop"}, "asset_tag": {"OLD-1"}, "status": {"in_stock"}}); code != http.StatusConflict {
+			t.Errorf("editing disposed kit = %d, want 409", code)
+		}
+		st, raw := h.call(t, "PUT", "/api/v1/devices/"+kit[0].ID.String()+"/pins/firmware_password", h.apiToken, "application/json", []byte(`{"value": "x"}`))
+		wantRefused(t, "a PIN for disposed kit", st, raw, http.StatusConflict, "disposed")
+
+		// Through the API; refusals.
+		var d struct{ Method, Recipient string }
+		if st := h.callJSON(t, "POST", "/api/v1/devices/"+kit[1].ID.String()+"/dispose", h.apiToken, map[string]string{"method": "resale", "date": today, "recipient": "A parent"}, &d); st != http.StatusCreated || d.Method != "resale" {
+			t.Errorf("dispose through the API = %d %+v", st, d)
+		}
+		st, raw = h.call(t, "POST", "/api/v1/devices/"+kit[1].ID.String()+"/dispose", h.apiToken, "application/json", []byte(`{"method": "resale", "date": "`+today+`", "recipient": "Again"}`))
+		wantRefused(t, "disposing twice", st, raw, http.StatusConflict, "disposed")
+		st, raw = h.call(t, "POST", "/api/v1/devices/"+kit[2].ID.String()+"/dispose", h.apiToken, "application/json", []byte(`{"method": "weee_recycler", "date": "`+today+`", "recipient": "Recycler"}`))
+		wantRefused(t, "kit a loan names", st, raw, http.StatusConflict, "loan")
+		st, raw = h.call(t, "POST", "/api/v1/devices/"+kit[2].ID.String()+"/dispose", h.apiToken, "application/json", []byte(`{"method": "data_destruction", "date": "`+today+`", "recipient": "Shredder"}`))
+		wantRefused(t, "destruction without a certificate", st, raw, http.StatusBadRequest, "certificate")
+		if got, err := store.FindAudit(ctx, inventory.AuditFilter{Action: "register.dispose"}); err != nil || len(got) != 2 || !strings.Contains(got[len(got)-1].Detail+got[0].Detail, "sha256") {
+			t.Errorf("audit of the disposals: %+v (%v)", got, err)
+		}
+	})
 }

@@ -425,6 +425,15 @@ func TestRoleMatrix(t *testing.T) {
 	if err := h.app.Store.CreateSignOut(ctx, outB); err != nil {
 		t.Fatal(err)
 	}
+	var spares []*inventory.Asset // school B's kit to dispose of
+	for _, tag := range []string{"OLD-B1", "OLD-B2"} {
+		a := &inventory.Asset{SchoolID: schoolB.ID, Kind: inventory.KindProjector, AssetTag: tag, Status: inventory.AssetInStock}
+		if err := h.app.Store.CreateAsset(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		spares = append(spares, a)
+	}
+	today := time.Now().Format("2006-01-02")
 	kit := revoke // technicians change the register and hand kit over
 	editors := map[inventory.Role]bool{inventory.RoleOrgAdmin: true, inventory.RoleHeadteacher: true}
 	_ = assetA
@@ -535,6 +544,9 @@ func TestRoleMatrix(t *testing.T) {
 		{"POST", "/api/v1/devices/" + assetB.ID.String() + "/pins/firmware_password/reveal", true, `{"reason": "Checking it", "password": "wrong"}`, func(w who) int { return pick(isOrg(w), 401, 404) }, "9753", nil},
 		{"POST", "/api/v1/devices/" + assetB.ID.String() + "/pins/firmware_password/use", true, "", func(w who) int { return pick(isOrg(w), 200, 404) }, "", nil},
 		{"GET", "/api/v1/pin-log", true, "", func(w who) int { return pick(audits[w.role], 200, 403) }, "9753", nil},
+		{"POST", "/register/" + spares[0].ID.String() + "/dispose", false, "", func(w who) int { return pick(isOrg(w), 303, pick(kit[w.role], 404, 403)) }, "OLD-B1", url.Values{"method": {"weee_recycler"}, "date": {today}, "recipient": {"Green Recycling Ltd"}}},
+		{"GET", "/register/" + spares[0].ID.String() + "/certificate", false, "", func(w who) int { return pick(fleet[w.role], 404, 403) }, "OLD-B1", nil},
+		{"POST", "/api/v1/devices/" + spares[1].ID.String() + "/dispose", true, `{"method": "resale", "date": "` + today + `", "recipient": "A buyer"}`, func(w who) int { return pick(isOrg(w), 201, 404) }, "OLD-B2", nil},
 	}
 	// Every route the server has is in the matrix, but the two that sign
 	// in and out, which TestSignIn drives.

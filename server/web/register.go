@@ -272,17 +272,22 @@ type assetPage struct {
 	History  []eventRow
 	SignOuts []signOutRow
 	PINs     *pinCard
-	Kinds    []inventory.AssetKind
-	Statuses []inventory.AssetStatus
-	CanEdit  bool
-	Form     url.Values
-	Error    string
+	// Disposal is how the kit left, once it has; DisposeForm refills the
+	// disposal form after a problem.
+	Disposal    *inventory.Disposal
+	DisposeForm url.Values
+	Methods     []inventory.DisposalMethod
+	Kinds       []inventory.AssetKind
+	Statuses    []inventory.AssetStatus
+	CanEdit     bool
+	Form        url.Values
+	Error       string
 }
 
 func (s *server) assetPage(r *http.Request, a *inventory.Asset, form url.Values, msg string) (*assetPage, error) {
 	ctx := r.Context()
 	v := viewerOf(ctx)
-	page := &assetPage{Asset: a, Kinds: inventory.AssetKinds, Statuses: inventory.AssetStatuses, Form: form, Error: msg}
+	page := &assetPage{Asset: a, Kinds: inventory.AssetKinds, Statuses: inventory.AssetStatuses, Form: form, Error: msg, Methods: inventory.DisposalMethods, DisposeForm: url.Values{}}
 	var err error
 	if page.Schools, err = s.schoolsFor(r, kitManagers); err != nil {
 		return nil, err
@@ -291,7 +296,17 @@ func (s *server) assetPage(r *http.Request, a *inventory.Asset, form url.Values,
 		page.CanEdit = len(page.Schools) > 0
 		return page, nil
 	}
-	page.CanEdit = v.holds(a.SchoolID, kitManagers...)
+	page.CanEdit = v.holds(a.SchoolID, kitManagers...) && a.Status != inventory.AssetDisposed
+	if a.Status == inventory.AssetDisposed {
+		d, err := s.store.FindDisposal(ctx, a.ID)
+		if err != nil && inventory.ErrorCode(err) != inventory.ENOTFOUND { // imported as disposed: no record
+			return nil, err
+		}
+		if d != nil {
+			d.Certificate = nil
+		}
+		page.Disposal = d
+	}
 	if len(form) == 0 {
 		page.Form = assetForm(a)
 	}

@@ -21,24 +21,25 @@ var assets embed.FS
 // pages holds each page's template, parsed with the shared layout.
 var pages = func() map[string]*template.Template {
 	funcs := template.FuncMap{
-		"ago":             ago,
-		"when":            when,
-		"ruleName":        ruleName,
-		"roleName":        roleName,
-		"doneText":        doneText,
-		"statusText":      statusText,
-		"day":             day,
-		"kindTitle":       kindTitle,
-		"kindName":        kindName,
-		"assetStatusText": assetStatusText,
-		"loanStatusText":  loanStatusText,
-		"stepHelp":        stepHelp,
-		"intervalText":    intervalText,
-		"eventText":       eventText,
-		"pounds":          pounds,
-		"assetSortText":   assetSortText,
-		"pinKindName":     pinKindName,
-		"pinActionText":   pinActionText,
+		"ago":                ago,
+		"when":               when,
+		"ruleName":           ruleName,
+		"roleName":           roleName,
+		"doneText":           doneText,
+		"statusText":         statusText,
+		"day":                day,
+		"kindTitle":          kindTitle,
+		"kindName":           kindName,
+		"assetStatusText":    assetStatusText,
+		"loanStatusText":     loanStatusText,
+		"stepHelp":           stepHelp,
+		"intervalText":       intervalText,
+		"eventText":          eventText,
+		"pounds":             pounds,
+		"assetSortText":      assetSortText,
+		"pinKindName":        pinKindName,
+		"pinActionText":      pinActionText,
+		"disposalMethodText": disposalMethodText,
 	}
 	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html"))
 	names, err := fs.Glob(assets, "templates/*.html")
@@ -264,6 +265,7 @@ var doneTexts = map[string]string{
 	"pin-saved":       "Recorded. The value is sealed; the one it replaces is kept sealed for 90 days, then deleted.",
 	"pin-used":        "Noted in the PIN log. Thank you.",
 	"pin-rules-saved": "The PIN rules are saved.",
+	"disposed":        "The disposal is recorded. The entry is now read-only, and its PINs are deleted.",
 }
 
 func doneText(code string) string { return doneTexts[code] }

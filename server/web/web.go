@@ -108,6 +108,7 @@ func (s *server) addRoutes(mux *http.ServeMux, gatherer prometheus.Gatherer) {
 	mux.Handle("POST /api/v1/devices/{id}/pins/{kind}/reveal", api(s.handleRevealAPI()))
 	mux.Handle("POST /api/v1/devices/{id}/pins/{kind}/use", api(s.handlePINUseAPI()))
 	mux.Handle("GET /api/v1/pin-log", api(s.handlePINLogAPI()))
+	mux.Handle("POST /api/v1/devices/{id}/dispose", limitBody(inventory.MaxCertificateBytes+1<<20, api(s.handleDisposeAPI())))
 	mux.Handle("GET /api/v1/openapi.json", handleOpenAPI())
 	mux.Handle("/api/", handleAPINotFound(logger))
 
@@ -162,6 +163,8 @@ func (s *server) addRoutes(mux *http.ServeMux, gatherer prometheus.Gatherer) {
 	mux.Handle("POST /register/{id}/pins/{kind}/use", page(s.handlePINUse()))
 	mux.Handle("GET /pins", page(s.requirePage(pinLogReaders, s.handlePINsPage())))
 	mux.Handle("POST /pins/settings", page(s.requirePage(agreementEditors, s.handlePINSettings())))
+	mux.Handle("POST /register/{id}/dispose", limitBody(inventory.MaxCertificateBytes+1<<20, page(s.requirePage(kitManagers, s.handleDispose()))))
+	mux.Handle("GET /register/{id}/certificate", page(s.requirePage(registerReaders, s.handleCertificate(s.pageError))))
 	mux.Handle("GET /trolley", page(s.handleTrolleyPage()))
 	mux.Handle("POST /trolley/out", page(s.handleKitOut()))
 	mux.Handle("POST /trolley/{id}/in", page(s.handleKitIn()))
