@@ -117,11 +117,13 @@ func assetError(err error, a *inventory.Asset) error {
 
 // UpdateAsset replaces a stored entry's fields but its school, device
 // link and CreatedAt, which it copies into a, and sets UpdatedAt. It
-// refuses with ECONFLICT to set status on_loan, or to change the status
-// of kit that a loan has on loan. Returns EINVALID, ECONFLICT (also for a
-// serial or asset tag used by another entry) and ENOTFOUND. The entry's
-// row is locked first, so that a hand-over of the kit waits for the
-// change, or the change for the hand-over.
+// refuses with ECONFLICT to change disposed kit, whose entry is
+// read-only, to set status on_loan or disposed (DisposeAsset sets that),
+// or to change the status of kit that a loan has on loan. Returns
+// EINVALID, ECONFLICT (also for a serial or asset tag used by another
+// entry) and ENOTFOUND. The entry's row is locked first, so that a
+// hand-over or disposal of the kit waits for the change, or the change
+// for them.
 func (db *DB) UpdateAsset(ctx context.Context, a *inventory.Asset) error {
 	if err := a.Validate(); err != nil {
 		return err
@@ -133,11 +135,18 @@ func (db *DB) UpdateAsset(ctx context.Context, a *inventory.Asset) error {
 		if err != nil {
 			return err
 		}
+		if old.Status == inventory.AssetDisposed {
+			return inventory.Errorf(inventory.ECONFLICT, "%s is disposed: its register entry is read-only", old.Label())
+		}
 		v.SchoolID, v.DeviceID, v.CreatedAt = old.SchoolID, old.DeviceID, old.CreatedAt
 		normalizeAsset(&v)
 		if v.Status != old.Status {
-			if v.Status == inventory.AssetOnLoan {
+			switch v.Status {
+			case inventory.AssetOnLoan:
 				return inventory.ErrOnLoanByStatus(&v)
+			case inventory.AssetDisposed:
+				return inventory.Errorf(inventory.ECONFLICT,
+					"to dispose of %s, record a disposal instead: it keeps the certificate and deletes the PINs", old.Label())
 			}
 			if err := refuseIfOnLoan(ctx, tx, old); err != nil {
 				return err

@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) inventory.Store) {
 	t.Run("AgreementStore", su.testAgreementStore)
 	t.Run("SignOutStore", su.testSignOutStore)
 	t.Run("PINStore", su.testPINStore)
+	t.Run("DisposalStore", su.testDisposalStore)
 	t.Run("Time", su.testTime)
 }
 
