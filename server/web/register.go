@@ -335,8 +335,10 @@ func (s *server) assetPage(r *http.Request, a *inventory.Asset, form url.Values,
 		return nil, err
 	}
 	page.SignOuts = s.signOutRows(n, outs, map[uuid.UUID]*inventory.Asset{a.ID: a})
-	if page.PINs, err = s.pinCard(ctx, n, a); err != nil {
-		return nil, err
+	if a.Status != inventory.AssetDisposed { // its PINs went with it
+		if page.PINs, err = s.pinCard(ctx, n, a); err != nil {
+			return nil, err
+		}
 	}
 	return page, nil
 }
