@@ -226,6 +226,7 @@ type Store interface {
 	PINStore
 	SealStore
 	DisposalStore
+	ExitStore
 	Close() error
 }
 
