@@ -17,6 +17,7 @@ const SweepInterval = 5 * time.Minute
 // within their school's policy as failing seen_recently, records today's
 // compliance figures for the overview's chart, emails reminders of loan
 // checks falling due or overdue and each school's weekly PIN log digest,
+// records factory resets that leavers' laptops show by enrolling again,
 // purges PIN values changed more than 90 days ago, and deletes expired
 // sessions and old failed sign-ins. Every step is idempotent, so several
 // replicas may sweep the same database.
@@ -66,6 +67,11 @@ func (a *App) SweepOnce(ctx context.Context, now time.Time) {
 		} else if n > 0 {
 			log.InfoContext(ctx, "emailed PIN log digests", "schools", n)
 		}
+	}
+	if n, err := web.NoteResets(ctx, a.Store, now); err != nil {
+		log.ErrorContext(ctx, "note factory resets on leavers' check-ins", "err", err)
+	} else if n > 0 {
+		log.InfoContext(ctx, "noted factory resets from laptops that enrolled again", "check_ins", n)
 	}
 	if n, err := a.Store.PurgePINHistory(ctx, now.AddDate(0, 0, -inventory.DefaultPINHistoryDays)); err != nil {
 		log.ErrorContext(ctx, "purge old PIN values", "err", err)

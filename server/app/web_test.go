@@ -434,6 +434,11 @@ func TestRoleMatrix(t *testing.T) {
 		spares = append(spares, a)
 	}
 	today := time.Now().Format("2006-01-02")
+	exitB := &inventory.Exit{SchoolID: schoolB.ID, PersonID: staffB.ID, LeavingDate: time.Now().UTC().Truncate(24 * time.Hour), StartedBy: staffB.ID}
+	if err := h.app.Store.CreateExit(ctx, exitB); err != nil {
+		t.Fatal(err)
+	}
+	starters := map[inventory.Role]bool{inventory.RoleOrgAdmin: true, inventory.RoleTechnician: true, inventory.RoleHeadteacher: true, inventory.RoleLineManager: true}
 	kit := revoke // technicians change the register and hand kit over
 	editors := map[inventory.Role]bool{inventory.RoleOrgAdmin: true, inventory.RoleHeadteacher: true}
 	_ = assetA
@@ -546,6 +551,16 @@ func TestRoleMatrix(t *testing.T) {
 		{"GET", "/api/v1/pin-log", true, "", func(w who) int { return pick(audits[w.role], 200, 403) }, "9753", nil},
 		{"POST", "/register/" + spares[0].ID.String() + "/dispose", false, "", func(w who) int { return pick(isOrg(w), 303, pick(kit[w.role], 404, 403)) }, "OLD-B1", url.Values{"method": {"weee_recycler"}, "date": {today}, "recipient": {"Green Recycling Ltd"}}},
 		{"GET", "/register/" + spares[0].ID.String() + "/certificate", false, "", func(w who) int { return pick(fleet[w.role], 404, 403) }, "OLD-B1", nil},
+		{"GET", "/exits", false, "", func(w who) int { return 200 }, "", nil},
+		{"POST", "/exits", false, "", func(w who) int { return pick(starters[w.role], 303, 403) }, "", url.Values{"school": {"school-a"}, "person": {"{leaver}"}, "leaving_date": {today}}},
+		{"GET", "/exits/" + exitB.ID.String(), false, "", func(w who) int { return pick(isOrg(w), 200, 404) }, "staffb", nil},
+		{"POST", "/exits/" + exitB.ID.String() + "/steps", false, "", func(w who) int { return pick(isOrg(w), 400, 404) }, "", url.Values{"asset": {spares[0].ID.String()}, "step": {"returned"}}},
+		{"POST", "/exits/" + exitB.ID.String() + "/signoff", false, "", func(w who) int { return pick(isOrg(w), 403, 404) }, "", url.Values{"as": {"leaver"}}},
+		{"GET", "/exits/" + exitB.ID.String() + "/record.pdf", false, "", func(w who) int { return 404 }, "", nil},
+		{"POST", "/api/v1/exits", true, `{"school": "school-a", "person_id": "{leaver2}", "leaving_date": "` + today + `"}`, func(w who) int { return pick(starters[w.role], 201, 403) }, "", nil},
+		{"GET", "/api/v1/exits/" + exitB.ID.String(), true, "", func(w who) int { return pick(isOrg(w), 200, 404) }, "", nil},
+		{"POST", "/api/v1/exits/" + exitB.ID.String() + "/steps", true, `{"device_id": "` + spares[0].ID.String() + `", "step": "returned"}`, func(w who) int { return pick(isOrg(w), 400, 404) }, "", nil},
+		{"POST", "/api/v1/exits/" + exitB.ID.String() + "/signoff", true, `{"as": "leaver"}`, func(w who) int { return pick(isOrg(w), 403, 404) }, "", nil},
 		{"POST", "/api/v1/devices/" + spares[1].ID.String() + "/dispose", true, `{"method": "resale", "date": "` + today + `", "recipient": "A buyer"}`, func(w who) int { return pick(isOrg(w), 201, 404) }, "OLD-B2", nil},
 	}
 	// Every route the server has is in the matrix, but the two that sign
@@ -571,12 +586,24 @@ func TestRoleMatrix(t *testing.T) {
 		}
 		b := newBrowser(t, h)
 		b.signIn(email, pw)
+		// Two members of staff at school A for this person to start check-ins for.
+		var leavers [2]string
+		for j := range leavers {
+			le := fmt.Sprintf("leaver-%d-%d@school.example", i, j)
+			person(t, h, le, inventory.RoleStaff, "school-a")
+			u, err := h.app.Store.FindUserByEmail(ctx, le)
+			if err != nil {
+				t.Fatal(err)
+			}
+			leavers[j] = u.ID.String()
+		}
 		for _, rt := range routes {
 			t.Run(fmt.Sprintf("%s/%s_%s", p.role, rt.method, rt.path), func(t *testing.T) {
 				var code int
 				var body string
 				if rt.api {
-					req, _ := http.NewRequest(rt.method, b.base+rt.path, strings.NewReader(strings.ReplaceAll(rt.body, "{role}", string(p.role))))
+					body := strings.NewReplacer("{role}", string(p.role), "{leaver2}", leavers[1]).Replace(rt.body)
+					req, _ := http.NewRequest(rt.method, b.base+rt.path, strings.NewReader(body))
 					req.Header.Set("Authorization", "Bearer "+apiToken)
 					resp, err := http.DefaultClient.Do(req)
 					if err != nil {
@@ -592,6 +619,9 @@ func TestRoleMatrix(t *testing.T) {
 					}
 					if e := form.Get("email"); e != "" {
 						form.Set("email", string(p.role)+"-"+e) // one invitation each
+					}
+					if form.Get("person") == "{leaver}" {
+						form.Set("person", leavers[0])
 					}
 					if sn := form.Get("serial"); sn != "" && rt.path == "/register" {
 						form.Set("serial", string(p.role)+"-"+sn) // one camera each

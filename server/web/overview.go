@@ -50,6 +50,8 @@ type overviewPage struct {
 	Tiles      []ruleTile
 	Chart      chart
 	Schools    []*inventory.School
+	// Leavers are the open exit check-ins, the soonest leaving first.
+	Leavers []exitRow
 }
 
 // homePage is the data of the home page of someone who does not look
@@ -83,6 +85,15 @@ func (s *server) handleHome() http.Handler {
 		if page.Schools, err = s.schoolsFor(r, fleetReaders); err != nil {
 			s.pageError(w, r, err)
 			return
+		}
+		if ids := v.schoolsWith(exitReaders...); ids == nil || len(ids) > 0 {
+			exits, err := s.store.FindExits(r.Context(), inventory.ExitFilter{SchoolIDs: ids, Status: inventory.ExitOpen, Limit: 50})
+			if err != nil {
+				s.pageError(w, r, err)
+				return
+			}
+			page.Leavers = s.exitRows(r.Context(), exits)
+			slices.SortFunc(page.Leavers, func(a, b exitRow) int { return a.DaysLeft - b.DaysLeft })
 		}
 		s.render(w, r, http.StatusOK, "overview.html", "Fleet overview", page)
 	})

@@ -40,6 +40,8 @@ var pages = func() map[string]*template.Template {
 		"pinKindName":        pinKindName,
 		"pinActionText":      pinActionText,
 		"disposalMethodText": disposalMethodText,
+		"exitSourceText":     exitSourceText,
+		"abs":                func(n int) int { return max(n, -n) },
 	}
 	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html"))
 	names, err := fs.Glob(assets, "templates/*.html")
@@ -97,6 +99,7 @@ func nav(v viewer, current string) []navItem {
 	add("/people", "People", v.mayAnywhere(peopleManagers...))
 	add("/agreements", "Agreement", v.mayAnywhere(agreementEditors...))
 	add("/pins", "PIN log", v.mayAnywhere(pinLogReaders...))
+	add("/exits", "Leavers", v.mayAnywhere(exitReaders...))
 	add("/audit", "Audit log", v.mayAnywhere(auditReaders...))
 	return items
 }
@@ -266,6 +269,10 @@ var doneTexts = map[string]string{
 	"pin-used":        "Noted in the PIN log. Thank you.",
 	"pin-rules-saved": "The PIN rules are saved.",
 	"disposed":        "The disposal is recorded. The entry is now read-only, and its PINs are deleted.",
+	"exit-started":    "The check-in is started. It lists what Rollcall knows the leaver holds.",
+	"exit-step":       "The step is recorded.",
+	"exit-signed":     "Signed off.",
+	"exit-completed":  "The check-in is complete: the kit is back in stock, its PINs are retired, and the record below is ready for the personnel file.",
 }
 
 func doneText(code string) string { return doneTexts[code] }
