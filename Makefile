@@ -60,7 +60,7 @@ bench: deps
 
 ## screenshots: refresh the README's pictures from the browser test.
 screenshots: deps
-	ROLLCALL_SCREENSHOTS=1 $(GO) test -count=1 -run 'TestDashboardInBrowser|TestLoanInBrowser|TestPINInBrowser' ./server/app
+	ROLLCALL_SCREENSHOTS=1 $(GO) test -count=1 -run 'TestDashboardInBrowser|TestLoanInBrowser|TestPINInBrowser|TestExitInBrowser' ./server/app
 
 cross:
 	@for t in $(AGENT_TARGETS); do \

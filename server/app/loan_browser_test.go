@@ -453,3 +453,128 @@ func totpSecretOf(t *testing.T, store inventory.Store, email string, h *harness)
 	}
 	return string(plain)
 }
+
+// TestExitInBrowser runs a leaver's exit check-in from start to
+// completion in a real Chromium: the line manager starts it, the
+// technician records every step of the iPad assigned to the leaver, the
+// leaver confirms their part, the technician and the line manager sign
+// off, and the record's PDF downloads; the iPad is back in stock with its
+// PIN retired.
+func TestExitInBrowser(t *testing.T) {
+	h := start(t, "")
+	ctx := context.Background()
+	store := h.app.Store
+	techPW := techPassword(t, h)
+	_, leaverPW, err := admin.AddUser(ctx, store, "zoe@school.example", "Zoë Ó Súilleabháin", "staff", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, lmPW, err := admin.AddUser(ctx, store, "lm@school.example", "Lee Manager", "line_manager", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	school, err := store.FindSchoolBySlug(ctx, inventory.DefaultSchoolSlug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ipad := &inventory.Asset{SchoolID: school.ID, Kind: inventory.KindTablet, Make: "Apple", Model: "iPad", Serial: "DMPEXIT1", AssetTag: "IPAD-ZOE", Status: inventory.AssetAssigned, AssignedTo: "zoe@school.example"}
+	if err := store.CreateAsset(ctx, ipad); err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + h.app.HTTPAddr.String()
+	c := newChrome(t)
+	downloads := t.TempDir()
+	if _, err := chromedp.CallBrowser(c, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads}); err != nil {
+		t.Fatalf("allow downloads: %v", err)
+	}
+
+	// The line manager starts the check-in.
+	chromeSignIn(t, c, base, "lm@school.example", lmPW)
+	err = chromedp.Do(c, chromedp.Navigate(base+"/exits"), chromedp.WaitVisible(`select[name=person]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(c, chromedp.Evaluate[bool](`(() => { const s = document.querySelector("select[name=person]"); s.value = [...s.options].find(o => o.text.includes("zoe@")).value; document.querySelector("input[name=leaving_date]").value = new Date().toISOString().slice(0, 10); return true })()`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(c, chromedp.Submit(`select[name=person]`), chromedp.WaitVisible(`[data-testid=exit-item]`)); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	exitURL, err := chromedp.Run(c, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	exitPath := strings.SplitN(strings.TrimPrefix(exitURL, base), "?", 2)[0]
+	chromeSignOut(t, c)
+
+	// The technician records each step of the iPad.
+	chromeSignIn(t, c, base, "tech@school.example", techPW)
+	for _, step := range inventory.ExitSteps {
+		err := chromedp.Do(c,
+			chromedp.Navigate(base+exitPath),
+			chromedp.WaitVisible(`[data-testid=step-`+step+`]`),
+			chromedp.SendKeys(`form:has([data-testid=step-`+step+`]) input[name=note]`, "Done for "+step),
+			chromedp.Click(`[data-testid=step-`+step+`]`),
+			chromedp.WaitVisible(`p.flash`),
+		)
+		if err != nil {
+			t.Fatalf("step %s: %v\n%s", step, err, text(t, c, "main"))
+		}
+	}
+	screenshot(t, c, "exit-check-in.png")
+	chromeSignOut(t, c)
+
+	// The leaver confirms; then the technician and the line manager sign off.
+	chromeSignIn(t, c, base, "zoe@school.example", leaverPW)
+	if err := chromedp.Do(c, chromedp.Navigate(base+exitPath), chromedp.WaitVisible(`[data-testid=confirm-leaver]`), chromedp.Click(`[data-testid=confirm-leaver]`), chromedp.WaitVisible(`p.flash`)); err != nil {
+		t.Fatalf("the leaver confirms: %v", err)
+	}
+	chromeSignOut(t, c)
+	code, err := secret.TOTPCode(totpSecretOf(t, store, "tech@school.example", h), time.Now().Add(30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = chromedp.Do(c,
+		chromedp.Navigate(base+"/signin"),
+		chromedp.WaitVisible(`input[name=email]`),
+		chromedp.SendKeys(`input[name=email]`, "tech@school.example"),
+		chromedp.SendKeys(`input[name=password]`, techPW),
+		chromedp.Submit(`input[name=password]`),
+		chromedp.WaitVisible(`input[name=code]`),
+		chromedp.SendKeys(`input[name=code]`, code),
+		chromedp.Submit(`input[name=code]`),
+		chromedp.WaitNotPresent(`input[name=code]`),
+		chromedp.Navigate(base+exitPath),
+		chromedp.WaitVisible(`[data-testid=signoff-technician]`),
+		chromedp.Click(`[data-testid=signoff-technician]`),
+		chromedp.WaitVisible(`p.flash`),
+	)
+	if err != nil {
+		t.Fatalf("the technician signs off: %v", err)
+	}
+	chromeSignOut(t, c)
+	chromeSignIn(t, c, base, "lm@school.example", lmPW)
+	err = chromedp.Do(c,
+		chromedp.Navigate(base+exitPath),
+		chromedp.WaitVisible(`[data-testid=signoff-line_manager]`),
+		chromedp.Click(`[data-testid=signoff-line_manager]`),
+		chromedp.WaitVisible(`[data-testid=exit-record]`),
+	)
+	if err != nil {
+		t.Fatalf("the line manager signs off: %v", err)
+	}
+	if st := text(t, c, `[data-testid=exit-status]`); st != "Completed" {
+		t.Errorf("after both sign-offs the check-in is %q", st)
+	}
+	screenshot(t, c, "exit-complete.png")
+	if err := chromedp.Do(c, chromedp.Click(`[data-testid=exit-record]`)); err != nil {
+		t.Fatal(err)
+	}
+	pdf := waitForDownload(t, downloads)
+	if txt := pdfText(t, pdf); !strings.Contains(txt, "Zoë Ó Súilleabháin") || !strings.Contains(txt, "Done for factory_reset") {
+		t.Errorf("the record lacks the leaver or the reset:\n%s", txt)
+	}
+	if a, err := store.FindAssetByID(ctx, ipad.ID); err != nil || a.Status != inventory.AssetInStock {
+		t.Errorf("after the check-in the iPad is %v (%v)", a.Status, err)
+	}
+}
