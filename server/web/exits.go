@@ -428,6 +428,9 @@ func (s *server) exitPage(r *http.Request, e *inventory.Exit, msg string) (*exit
 			view.Steps = append(view.Steps, sv)
 		}
 		page.Items = append(page.Items, view)
+		for i, o := range page.Open { // name the kit as people know it
+			page.Open[i] = strings.Replace(o, "kit "+it.AssetID.String(), view.Label, 1)
+		}
 	}
 	return page, nil
 }
