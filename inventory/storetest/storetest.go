@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) inventory.Store) {
 	t.Run("SignOutStore", su.testSignOutStore)
 	t.Run("PINStore", su.testPINStore)
 	t.Run("DisposalStore", su.testDisposalStore)
+	t.Run("ExitStore", su.testExitStore)
 	t.Run("Time", su.testTime)
 }
 
