@@ -206,6 +206,9 @@ func (e *Exit) SignOff(as string, by uuid.UUID, now time.Time) error {
 		}
 		e.LeaverConfirmedAt = now
 	case SignTech:
+		if by == e.ManagerSignedBy {
+			return Errorf(EFORBIDDEN, "the technician's sign-off must come from someone other than the line manager who signed")
+		}
 		e.TechSignedBy, e.TechSignedAt = by, now
 	case SignManager:
 		if by == e.TechSignedBy {
@@ -244,7 +247,8 @@ type ExitStore interface {
 	// meanwhile; on success Version goes up by one). When e is completed
 	// by this save, in the same transaction: record (the printable record,
 	// a PDF) is stored once and never changes; every item's kit that is
-	// not disposed goes back to in stock; an on-loan loan of an item is
+	// not disposed goes back to in stock (kit listed only for its PINs
+	// keeps its status); an on-loan loan of an item is
 	// returned (ReceivedBy the technician who signed, ReturnNotes "returned
 	// at the leaver's exit check-in"); and the items' PIN records are
 	// retired (logged). Returns ENOTFOUND.

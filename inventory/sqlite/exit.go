@@ -385,7 +385,7 @@ func (db *DB) completeExitItem(ctx context.Context, tx *sql.Tx, e *inventory.Exi
 		return fmt.Errorf("find open loan: %w", err)
 	}
 	v := *a
-	if others == 0 {
+	if others == 0 && it.Source != inventory.ExitFromPIN { // kit listed only for its PINs keeps its status
 		v.Status = inventory.AssetInStock
 	}
 	if strings.EqualFold(strings.TrimSpace(v.AssignedTo), person.Email) {

@@ -526,7 +526,9 @@ func TestExitInBrowser(t *testing.T) {
 
 	// The leaver confirms; then the technician and the line manager sign off.
 	chromeSignIn(t, c, base, "zoe@school.example", leaverPW)
-	if err := chromedp.Do(c, chromedp.Navigate(base+exitPath), chromedp.WaitVisible(`[data-testid=confirm-leaver]`), chromedp.Click(`[data-testid=confirm-leaver]`), chromedp.WaitVisible(`p.flash`)); err != nil {
+	// Her home page leads to it.
+	if err := chromedp.Do(c, chromedp.Navigate(base+"/"), chromedp.WaitVisible(`[data-testid=my-exit] a`), chromedp.Click(`[data-testid=my-exit] a`),
+		chromedp.WaitVisible(`[data-testid=confirm-leaver]`), chromedp.Click(`[data-testid=confirm-leaver]`), chromedp.WaitVisible(`p.flash`)); err != nil {
 		t.Fatalf("the leaver confirms: %v", err)
 	}
 	chromeSignOut(t, c)

@@ -60,6 +60,7 @@ type homePage struct {
 	Roles    []string
 	Loans    []loanRow
 	SignOuts []signOutRow
+	Exits    []exitRow // the viewer's own open exit check-in
 }
 
 func (s *server) handleHome() http.Handler {
@@ -116,6 +117,11 @@ func (s *server) homeLoans(r *http.Request, page *homePage) error {
 		return err
 	}
 	page.SignOuts = s.signOutRows(n, outs, nil)
+	exits, err := s.store.FindExits(ctx, inventory.ExitFilter{PersonID: v.user.ID, Status: inventory.ExitOpen, Limit: 10})
+	if err != nil {
+		return err
+	}
+	page.Exits = s.exitRows(ctx, exits)
 	return nil
 }
 
