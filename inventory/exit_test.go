@@ -26,7 +26,9 @@ func newExit(t *testing.T, sources ...inventory.ExitSource) (*inventory.Exit, []
 // only their own part, the two sign-offs come from two other people, and
 // the last completes the check-in.
 func TestExitRules(t *testing.T) {
-	done := func(note string) inventory.ExitStepDone { return inventory.ExitStepDone{At: loanStart, By: tech, Note: note} }
+	done := func(note string) inventory.ExitStepDone {
+		return inventory.ExitStepDone{At: loanStart, By: tech, Note: note}
+	}
 	e, ids := newExit(t, inventory.ExitFromLoan, inventory.ExitFromPIN)
 	for _, tc := range []struct {
 		name string
