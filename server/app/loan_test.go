@@ -293,6 +293,12 @@ func TestLoanFlow(t *testing.T) {
 			}
 		}
 
+		// Her subject access export holds the loan and the text she signed, and no secret.
+		code, _, export := zoe.do("GET", "/account/export.json", nil)
+		if code != http.StatusOK || !strings.Contains(export, sa.SHA256) || !strings.Contains(export, "LOAN-0001") || strings.Contains(export, "$2a$") || strings.Contains(export, "password_hash") {
+			t.Errorf("subject access export = %d:\n%.600s", code, export)
+		}
+
 		// Every step is in the audit log.
 		for _, action := range []string{"register.create", "loan.request", "loan.approve", "loan.sign", "loan.handover", "loan.check", "loan.return"} {
 			got, err := h.app.Store.FindAudit(ctx, inventory.AuditFilter{Action: action})

@@ -552,6 +552,8 @@ func TestRoleMatrix(t *testing.T) {
 		{"POST", "/register/" + spares[0].ID.String() + "/dispose", false, "", func(w who) int { return pick(isOrg(w), 303, pick(kit[w.role], 404, 403)) }, "OLD-B1", url.Values{"method": {"weee_recycler"}, "date": {today}, "recipient": {"Green Recycling Ltd"}}},
 		{"GET", "/register/" + spares[0].ID.String() + "/certificate", false, "", func(w who) int { return pick(fleet[w.role], 404, 403) }, "OLD-B1", nil},
 		{"GET", "/exits", false, "", func(w who) int { return 200 }, "", nil},
+		{"GET", "/account/export.json", false, "", func(w who) int { return 200 }, "", nil},
+		{"GET", "/people/" + staffB.ID.String() + "/export.json", false, "", func(w who) int { return pick(isOrg(w), 200, pick(managers[w.role], 404, 403)) }, "staffb@", nil},
 		{"POST", "/exits", false, "", func(w who) int { return pick(starters[w.role], 303, 403) }, "", url.Values{"school": {"school-a"}, "person": {"{leaver}"}, "leaving_date": {today}}},
 		{"GET", "/exits/" + exitB.ID.String(), false, "", func(w who) int { return pick(isOrg(w), 200, 404) }, "staffb", nil},
 		{"POST", "/exits/" + exitB.ID.String() + "/steps", false, "", func(w who) int { return pick(isOrg(w), 400, 404) }, "", url.Values{"asset": {spares[0].ID.String()}, "step": {"returned"}}},

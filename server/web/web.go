@@ -144,6 +144,8 @@ func (s *server) addRoutes(mux *http.ServeMux, gatherer prometheus.Gatherer) {
 	mux.Handle("POST /people/{id}/roles", page(s.requirePage(peopleManagers, s.handleRole(true))))
 	mux.Handle("POST /people/{id}/roles/revoke", page(s.requirePage(peopleManagers, s.handleRole(false))))
 	mux.Handle("GET /audit", page(s.requirePage(auditReaders, s.handleAuditPage())))
+	mux.Handle("GET /account/export.json", page(s.handleSubjectExport(true)))
+	mux.Handle("GET /people/{id}/export.json", page(s.requirePage(peopleManagers, s.handleSubjectExport(false))))
 	mux.Handle("GET /register", page(s.requirePage(registerReaders, s.handleRegisterPage())))
 	mux.Handle("GET /register.csv", page(s.requirePage(registerReaders, s.handleRegisterCSV(s.pageError))))
 	mux.Handle("GET /register/new", page(s.requirePage(kitManagers, s.handleNewAssetPage())))
