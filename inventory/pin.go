@@ -74,6 +74,37 @@ type PINRecord struct {
 	RetiredAt time.Time
 }
 
+// Validate checks a record to store: a known kind, a sealed value, and
+// who set it.
+func (r *PINRecord) Validate() error {
+	if _, err := ParsePINKind(string(r.Kind)); err != nil {
+		return err
+	}
+	if len(r.Sealed) == 0 {
+		return Errorf(EINVALID, "PIN record: no sealed value")
+	}
+	if r.SetBy == uuid.Nil {
+		return Errorf(EINVALID, "PIN record: say who set it")
+	}
+	return nil
+}
+
+// CheckPINAsset checks that a record or log entry of school *schoolID may
+// be about kit a, filling *schoolID with the kit's when zero: kit of
+// another school is refused, and disposed kit has no PINs.
+func CheckPINAsset(schoolID *uuid.UUID, a *Asset) error {
+	if *schoolID == uuid.Nil {
+		*schoolID = a.SchoolID
+	}
+	switch {
+	case a.SchoolID != *schoolID:
+		return Errorf(EINVALID, "%s belongs to another school", a.Label())
+	case a.Status == AssetDisposed:
+		return Errorf(ECONFLICT, "%s is disposed: its PINs are gone", a.Label())
+	}
+	return nil
+}
+
 // PINHistory is a value a record held before it was changed, kept sealed
 // for the retention period and then purged.
 type PINHistory struct {

@@ -32,7 +32,7 @@ func (db *DB) SetPIN(ctx context.Context, r *inventory.PINRecord, log *inventory
 		v.SetAt = db.now()
 	}
 	v.SetAt, v.RetiredAt = utc(v.SetAt), time.Time{}
-	if err := checkPINRecord(&v); err != nil {
+	if err := v.Validate(); err != nil {
 		return err
 	}
 	e, err := db.pinSetEntry(log, &v)
@@ -44,7 +44,7 @@ func (db *DB) SetPIN(ctx context.Context, r *inventory.PINRecord, log *inventory
 		if err != nil {
 			return err
 		}
-		if err := checkPINAsset(&v.SchoolID, a); err != nil {
+		if err := inventory.CheckPINAsset(&v.SchoolID, a); err != nil {
 			return err
 		}
 		if e.SchoolID != uuid.Nil && e.SchoolID != v.SchoolID {
@@ -97,35 +97,6 @@ func (db *DB) SetPIN(ctx context.Context, r *inventory.PINRecord, log *inventory
 	*r = v
 	if log != nil {
 		*log = *e
-	}
-	return nil
-}
-
-// checkPINRecord checks a record to store.
-func checkPINRecord(r *inventory.PINRecord) error {
-	if _, err := inventory.ParsePINKind(string(r.Kind)); err != nil {
-		return err
-	}
-	if len(r.Sealed) == 0 {
-		return inventory.Errorf(inventory.EINVALID, "PIN record: no sealed value")
-	}
-	if r.SetBy == uuid.Nil {
-		return inventory.Errorf(inventory.EINVALID, "PIN record: say who set it")
-	}
-	return nil
-}
-
-// checkPINAsset checks that a record of school *schoolID may be about
-// kit a, filling *schoolID with the kit's when zero.
-func checkPINAsset(schoolID *uuid.UUID, a *inventory.Asset) error {
-	if *schoolID == uuid.Nil {
-		*schoolID = a.SchoolID
-	}
-	switch {
-	case a.SchoolID != *schoolID:
-		return inventory.Errorf(inventory.EINVALID, "%s belongs to another school", a.Label())
-	case a.Status == inventory.AssetDisposed:
-		return inventory.Errorf(inventory.ECONFLICT, "%s is disposed: its PINs are gone", a.Label())
 	}
 	return nil
 }
