@@ -93,6 +93,25 @@ type Exit struct {
 	Version int
 }
 
+// Clone returns a copy of e that shares nothing with it.
+func (e *Exit) Clone() *Exit {
+	v := *e
+	if e.Items != nil {
+		v.Items = make([]ExitItem, len(e.Items))
+		for i, it := range e.Items {
+			if it.Steps != nil {
+				steps := make(map[string]ExitStepDone, len(it.Steps))
+				for k, s := range it.Steps {
+					steps[k] = s
+				}
+				it.Steps = steps
+			}
+			v.Items[i] = it
+		}
+	}
+	return &v
+}
+
 // Item returns the check-in's item for an asset, or nil.
 func (e *Exit) Item(assetID uuid.UUID) *ExitItem {
 	for i := range e.Items {

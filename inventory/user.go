@@ -63,6 +63,14 @@ type User struct {
 	TOTPLastStep int64
 }
 
+// Label names the person in a message: "Jo Bloggs (jo@school.example)".
+func (u *User) Label() string {
+	if u.Name != "" {
+		return u.Name + " (" + u.Email + ")"
+	}
+	return u.Email
+}
+
 // Disabled reports whether the person may no longer sign in.
 func (u *User) Disabled() bool { return !u.DisabledAt.IsZero() }
 

@@ -21,7 +21,7 @@ import (
 // when the person has an open check-in at the school already; ENOTFOUND
 // for an unknown school, person, starter or asset.
 func (db *DB) CreateExit(ctx context.Context, e *inventory.Exit) error {
-	v := cloneExit(e)
+	v := e.Clone()
 	if err := fillID(&v.ID); err != nil {
 		return err
 	}
@@ -74,34 +74,7 @@ func (db *DB) CreateExit(ctx context.Context, e *inventory.Exit) error {
 
 // errOpenExit refuses a second open check-in of person at a school.
 func errOpenExit(person *inventory.User) error {
-	return inventory.Errorf(inventory.ECONFLICT, "%s has an open exit check-in already", userLabel(person))
-}
-
-// userLabel names a person in a message.
-func userLabel(u *inventory.User) string {
-	if u.Name != "" {
-		return u.Name + " (" + u.Email + ")"
-	}
-	return u.Email
-}
-
-// cloneExit returns a copy of e sharing nothing with it.
-func cloneExit(e *inventory.Exit) *inventory.Exit {
-	v := *e
-	if e.Items != nil {
-		v.Items = make([]inventory.ExitItem, len(e.Items))
-		for i, it := range e.Items {
-			if it.Steps != nil {
-				steps := make(map[string]inventory.ExitStepDone, len(it.Steps))
-				for k, s := range it.Steps {
-					steps[k] = s
-				}
-				it.Steps = steps
-			}
-			v.Items[i] = it
-		}
-	}
-	return &v
+	return inventory.Errorf(inventory.ECONFLICT, "%s has an open exit check-in already", person.Label())
 }
 
 // normalizeExit sets e's times and dates as they will read back, no items
@@ -211,7 +184,7 @@ const (
 // PIN records are retired, each logged by the technician. record is
 // ignored on a save that does not complete the check-in.
 func (db *DB) UpdateExit(ctx context.Context, e *inventory.Exit, record []byte) error {
-	v := cloneExit(e)
+	v := e.Clone()
 	normalizeExit(v)
 	if err := checkExit(v); err != nil {
 		return err
