@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -140,6 +141,9 @@ type AuditStore interface {
 	// WalkAudit calls fn with every entry in Seq order, stopping at the
 	// first error fn returns and returning it.
 	WalkAudit(ctx context.Context, fn func(*AuditEntry) error) error
+	// FindAuditAnchor returns where the chain starts: the last entry a
+	// purge at the end of retention deleted, or the zero anchor.
+	FindAuditAnchor(ctx context.Context) (AuditAnchor, error)
 }
 
 // AuditBreak is what [VerifyAudit] found wrong with the chain.
@@ -154,13 +158,43 @@ func (b *AuditBreak) Error() string {
 }
 
 // VerifyAudit walks the log and checks the chain: sequence numbers without
-// gaps from 1, each entry's hash over its own fields, and each entry's
-// PrevHash equal to the hash of the one before. It returns how many entries
-// it checked and, at the first one that does not fit, an *AuditBreak.
+// gaps, each entry's hash over its own fields, and each entry's PrevHash
+// equal to the hash of the one before. The chain starts at 1, or after
+// the anchor when the oldest entries were deleted at the end of their
+// retention; then the log must hold the purge entry that records it, so
+// entries removed by hand are not taken for a purge. It returns how many
+// entries it checked and, at the first one that does not fit, an
+// *AuditBreak. A purge that moves the anchor while it walks makes it walk
+// again from the new one, so a verify never mistakes a purge for
+// tampering.
 func VerifyAudit(ctx context.Context, s AuditStore) (int64, error) {
+	for {
+		anchor, err := s.FindAuditAnchor(ctx)
+		if err != nil {
+			return 0, err
+		}
+		n, err := verifyFrom(ctx, s, anchor)
+		var brk *AuditBreak
+		if !errors.As(err, &brk) {
+			return n, err
+		}
+		now, aerr := s.FindAuditAnchor(ctx)
+		if aerr != nil {
+			return n, aerr
+		}
+		if now.Seq == anchor.Seq {
+			return n, err
+		}
+	}
+}
+
+// verifyFrom checks the chain from anchor; see VerifyAudit.
+func verifyFrom(ctx context.Context, s AuditStore, anchor AuditAnchor) (int64, error) {
 	var (
-		n    int64
-		prev []byte
+		n       = anchor.Seq
+		prev    = anchor.Hash
+		purged  = anchor.Seq == 0
+		checked int64
 	)
 	err := s.WalkAudit(ctx, func(e *AuditEntry) error {
 		want := n + 1
@@ -174,10 +208,17 @@ func VerifyAudit(ctx context.Context, s AuditStore) (int64, error) {
 		case !bytes.Equal(e.PrevHash, prev):
 			return &AuditBreak{Seq: e.Seq, Reason: fmt.Sprintf("does not follow entry %d: the entry before it was changed, removed or reordered (expected previous hash %s)", n, short(prev))}
 		}
+		if e.Action == AuditActionPurge && e.Record == auditPurgeRecord(anchor.Seq) {
+			purged = true
+		}
 		n, prev = e.Seq, e.Hash
+		checked++
 		return nil
 	})
-	return n, err
+	if err == nil && !purged {
+		err = &AuditBreak{Seq: anchor.Seq + 1, Reason: fmt.Sprintf("follows entries 1 to %d, which are gone, and no purge entry in the log records deleting them", anchor.Seq)}
+	}
+	return checked, err
 }
 
 func short(b []byte) string {

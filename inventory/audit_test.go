@@ -48,6 +48,16 @@ func TestAuditEntryFit(t *testing.T) {
 // chain is an audit log in memory, for VerifyAudit.
 type chain []*inventory.AuditEntry
 
+// anchored is a chain whose oldest entries were purged.
+type anchored struct {
+	chain
+	anchor inventory.AuditAnchor
+}
+
+func (a anchored) FindAuditAnchor(context.Context) (inventory.AuditAnchor, error) {
+	return a.anchor, nil
+}
+
 func (c chain) AppendAudit(context.Context, *inventory.AuditEntry) error {
 	return errors.New("read-only")
 }
@@ -63,16 +73,36 @@ func (c chain) WalkAudit(_ context.Context, fn func(*inventory.AuditEntry) error
 	return nil
 }
 
+func (c chain) FindAuditAnchor(context.Context) (inventory.AuditAnchor, error) {
+	return inventory.AuditAnchor{}, nil
+}
+
 func newChain(n int) chain {
 	var c chain
-	var prev []byte
 	for i := range n {
-		e := &inventory.AuditEntry{Seq: int64(i + 1), At: time.Date(2026, 12, 1, 9, i, 0, 0, time.UTC), Actor: "it@school.example", Action: "session.signin", PrevHash: prev}
-		e.Hash = e.ComputeHash()
-		prev = e.Hash
-		c = append(c, e)
+		c = c.add(&inventory.AuditEntry{At: time.Date(2026, 12, 1, 9, i, 0, 0, time.UTC), Actor: "it@school.example", Action: "session.signin"})
 	}
 	return c
+}
+
+// add appends e as the next entry of c, chained.
+func (c chain) add(e *inventory.AuditEntry) chain {
+	e.Seq = int64(len(c) + 1)
+	if len(c) > 0 {
+		e.PrevHash = c[len(c)-1].Hash
+	}
+	e.Hash = e.ComputeHash()
+	return append(c, e)
+}
+
+// purged returns a chain of 5 entries whose first 2 were purged, the
+// purge entry being the 6th, as a store leaves it; tamper changes it.
+func purged(tamper func(c chain, a *inventory.AuditAnchor) chain) anchored {
+	c := newChain(5)
+	a := inventory.AuditAnchor{Seq: 2, Hash: c[1].Hash, PurgedAt: time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)}
+	c = c.add(inventory.AuditPurgeEntry(1, a, a.PurgedAt))
+	c = c[2:]
+	return anchored{tamper(c, &a), a}
 }
 
 func TestVerifyAudit(t *testing.T) {
@@ -103,19 +133,50 @@ func TestVerifyAudit(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			n, err := inventory.VerifyAudit(context.Background(), tc.tamper(newChain(5)))
-			var brk *inventory.AuditBreak
-			switch {
-			case tc.wantSeq == 0 && err != nil:
-				t.Fatalf("VerifyAudit = %v, want intact", err)
-			case tc.wantSeq != 0 && !errors.As(err, &brk):
-				t.Fatalf("VerifyAudit = %d, %v; want a break at %d", n, err, tc.wantSeq)
-			case tc.wantSeq != 0 && (brk.Seq != tc.wantSeq || !strings.Contains(brk.Reason, tc.reason)):
-				t.Errorf("break at %d (%s), want %d (%s)", brk.Seq, brk.Reason, tc.wantSeq, tc.reason)
-			}
-			if n != tc.wantN {
-				t.Errorf("checked %d entries, want %d", n, tc.wantN)
-			}
+			verifyAudit(t, tc.tamper(newChain(5)), tc.wantN, tc.wantSeq, tc.reason)
 		})
+	}
+}
+
+func TestVerifyAuditAfterPurge(t *testing.T) {
+	tests := []struct {
+		name    string
+		tamper  func(c chain, a *inventory.AuditAnchor) chain
+		wantN   int64
+		wantSeq int64 // 0: intact
+		reason  string
+	}{
+		{"Intact", func(c chain, _ *inventory.AuditAnchor) chain { return c }, 4, 0, ""},
+		{"NoPurgeEntry", func(c chain, _ *inventory.AuditAnchor) chain { return c[:3] }, 3, 3, "no purge entry"},
+		{"PurgeEntryForOtherEntries", func(c chain, a *inventory.AuditAnchor) chain {
+			*a = inventory.AuditAnchor{Seq: 3, Hash: c[0].Hash}
+			return c[1:]
+		}, 3, 4, "no purge entry"},
+		{"AnchorChanged", func(c chain, a *inventory.AuditAnchor) chain { a.Hash = c[0].Hash; return c }, 0, 3, "does not follow entry 2"},
+		{"RemovedAfterPurge", func(c chain, _ *inventory.AuditAnchor) chain { return c[1:] }, 0, 3, "removed"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			verifyAudit(t, purged(tc.tamper), tc.wantN, tc.wantSeq, tc.reason)
+		})
+	}
+}
+
+// verifyAudit runs VerifyAudit on s and checks it checked wantN entries
+// and broke at wantSeq (0: not at all) for a reason containing reason.
+func verifyAudit(t *testing.T, s inventory.AuditStore, wantN, wantSeq int64, reason string) {
+	t.Helper()
+	n, err := inventory.VerifyAudit(context.Background(), s)
+	var brk *inventory.AuditBreak
+	switch {
+	case wantSeq == 0 && err != nil:
+		t.Fatalf("VerifyAudit = %v, want intact", err)
+	case wantSeq != 0 && !errors.As(err, &brk):
+		t.Fatalf("VerifyAudit = %d, %v; want a break at %d", n, err, wantSeq)
+	case wantSeq != 0 && (brk.Seq != wantSeq || !strings.Contains(brk.Reason, reason)):
+		t.Errorf("break at %d (%s), want %d (%s)", brk.Seq, brk.Reason, wantSeq, reason)
+	}
+	if n != wantN {
+		t.Errorf("checked %d entries, want %d", n, wantN)
 	}
 }

@@ -115,7 +115,8 @@ type PINHistory struct {
 	ReplacedAt time.Time
 }
 
-// DefaultPINHistoryDays is how long a changed value is kept.
+// DefaultPINHistoryDays is how long a changed value is kept when the
+// school has not set its own period (see [Retention]).
 const DefaultPINHistoryDays = 90
 
 // PIN log actions.
@@ -216,9 +217,6 @@ type PINStore interface {
 	RetirePINRecords(ctx context.Context, assetID, by uuid.UUID, at time.Time) (int, error)
 	// FindPINHistory returns the old values of a record, newest first.
 	FindPINHistory(ctx context.Context, recordID uuid.UUID) ([]*PINHistory, error)
-	// PurgePINHistory deletes the old values replaced before before,
-	// logging a "purge" entry per asset, and returns how many it deleted.
-	PurgePINHistory(ctx context.Context, before time.Time) (int, error)
 	// AppendPINLog adds an entry, filling ID and At when zero. Returns
 	// ENOTFOUND for an unknown school or asset.
 	AppendPINLog(ctx context.Context, e *PINLogEntry) error

@@ -27,6 +27,10 @@ type School struct {
 	// PINs are the school's rules for its PIN register, changed only with
 	// [PINStore.SetSchoolPINSettings].
 	PINs PINSettings
+	// Retention is how long the school keeps records that age out; a new
+	// school has DefaultRetention. It is changed only with
+	// [RetentionStore.SetSchoolRetention].
+	Retention Retention
 }
 
 // SchoolStore keeps schools.

@@ -235,6 +235,7 @@ type Store interface {
 	SealStore
 	DisposalStore
 	ExitStore
+	RetentionStore
 	Close() error
 }
 

@@ -19,41 +19,87 @@ const auditLock int64 = 0x7263617564697431
 // AppendAudit appends e: in one transaction it sets e.Seq to one more
 // than the last entry's, e.PrevHash to the last entry's Hash (nil for the
 // first entry), e.At to the stored time and e.Hash to e.ComputeHash().
-// Appends take a transaction advisory lock first, so appends from every
-// replica run one at a time and never fork the chain. Returns EINVALID
-// when e fails [inventory.AuditEntry.Validate].
+// When a purge has left no entry, the entry follows the anchor instead
+// (see [DB.FindAuditAnchor]). Appends take a transaction advisory lock
+// first, so appends from every replica run one at a time and never fork
+// the chain. Returns EINVALID when e fails
+// [inventory.AuditEntry.Validate].
 func (db *DB) AppendAudit(ctx context.Context, e *inventory.AuditEntry) error {
 	if err := e.Validate(); err != nil {
 		return err
 	}
 	v := *e
 	v.At = utc(v.At)
-	// Read committed: the query after the lock takes a new snapshot, and
-	// so sees the entry the previous holder of the lock committed.
-	err := db.runTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, auditLock); err != nil {
-			return fmt.Errorf("lock audit log: %w", err)
-		}
-		v.Seq, v.PrevHash = 0, nil
-		err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&v.Seq, &v.PrevHash)
-		if err != nil && !isNoRows(err) {
-			return fmt.Errorf("query last audit entry: %w", err)
-		}
-		v.Seq++
-		v.Hash = v.ComputeHash()
-		if _, err := tx.Exec(ctx, `INSERT INTO audit_log (`+auditColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			v.Seq, encodeTime(v.At), nullUUID(v.ActorID), v.Actor, nullUUID(v.SchoolID), v.Action, v.Record,
-			v.Addr, v.Detail, v.PrevHash, v.Hash); err != nil {
-			return fmt.Errorf("insert audit entry: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := db.auditTx(ctx, func(tx pgx.Tx) error { return appendAudit(ctx, tx, &v) }); err != nil {
 		return err
 	}
 	*e = v
 	return nil
+}
+
+// auditTx runs fn in a transaction that holds the audit lock, as every
+// change of the audit log does. The transaction is read committed: the
+// queries after the lock take a new snapshot, and so see the entries the
+// previous holder of the lock committed.
+func (db *DB) auditTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return db.runTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, auditLock); err != nil {
+			return fmt.Errorf("lock audit log: %w", err)
+		}
+		return fn(tx)
+	})
+}
+
+// appendAudit appends v, which the caller validated, as the next entry
+// of the chain, in a transaction that holds the audit lock: it sets
+// v.Seq and v.PrevHash to follow the last entry, or the anchor when
+// there is none (Seq 1 and no PrevHash when there is neither), and
+// v.Hash.
+func appendAudit(ctx context.Context, tx pgx.Tx, v *inventory.AuditEntry) error {
+	v.Seq, v.PrevHash = 0, nil
+	err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&v.Seq, &v.PrevHash)
+	if isNoRows(err) {
+		a, err := findAuditAnchor(ctx, tx)
+		if err != nil {
+			return err
+		}
+		v.Seq, v.PrevHash = a.Seq, a.Hash
+	} else if err != nil {
+		return fmt.Errorf("query last audit entry: %w", err)
+	}
+	v.Seq++
+	v.Hash = v.ComputeHash()
+	if _, err := tx.Exec(ctx, `INSERT INTO audit_log (`+auditColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		v.Seq, encodeTime(v.At), nullUUID(v.ActorID), v.Actor, nullUUID(v.SchoolID), v.Action, v.Record,
+		v.Addr, v.Detail, v.PrevHash, v.Hash); err != nil {
+		return fmt.Errorf("insert audit entry: %w", err)
+	}
+	return nil
+}
+
+// FindAuditAnchor returns where the chain starts: the last entry a purge
+// at the end of retention deleted, or the zero anchor.
+func (db *DB) FindAuditAnchor(ctx context.Context) (inventory.AuditAnchor, error) {
+	var a inventory.AuditAnchor
+	err := db.readTx(ctx, func(tx pgx.Tx) (err error) {
+		a, err = findAuditAnchor(ctx, tx)
+		return err
+	})
+	return a, err
+}
+
+func findAuditAnchor(ctx context.Context, tx pgx.Tx) (inventory.AuditAnchor, error) {
+	var a inventory.AuditAnchor
+	err := tx.QueryRow(ctx, `SELECT seq, hash, purged_at FROM audit_anchor WHERE id = 1`).
+		Scan(&a.Seq, &a.Hash, timeScanner{&a.PurgedAt})
+	switch {
+	case isNoRows(err):
+		return inventory.AuditAnchor{}, nil
+	case err != nil:
+		return inventory.AuditAnchor{}, fmt.Errorf("query audit anchor: %w", err)
+	}
+	return a, nil
 }
 
 // FindAudit returns the entries f selects, newest first.

@@ -319,51 +319,45 @@ func (db *DB) FindPINHistory(ctx context.Context, recordID uuid.UUID) ([]*invent
 	return all, err
 }
 
-// PurgePINHistory deletes the old values replaced before before and, in
-// the same transaction, logs a "purge" entry by Rollcall itself for each
-// piece of kit that had some, saying how many; it returns how many it
-// deleted.
-func (db *DB) PurgePINHistory(ctx context.Context, before time.Time) (int, error) {
+// purgePINHistory deletes the school's old PIN values replaced before
+// before (expiredPINHistory) and, in the same transaction, logs a
+// "purge" entry by Rollcall itself for each piece of kit that had some,
+// saying how many; it returns how many it deleted.
+func (db *DB) purgePINHistory(ctx context.Context, tx pgx.Tx, schoolID uuid.UUID, before time.Time) (int, error) {
 	type purged struct {
-		schoolID, assetID uuid.UUID
-		n                 int
+		assetID uuid.UUID
+		n       int
 	}
-	var total int
-	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		// One statement deletes and counts, so the entries say what was
-		// deleted even while values are being replaced meanwhile.
-		rows, err := tx.Query(ctx, `WITH d AS (
-				DELETE FROM pin_history WHERE replaced_at < $1 RETURNING record_id
-			)
-			SELECT r.school_id, r.asset_id, count(*) FROM d JOIN pin_records r ON r.id = d.record_id
-			GROUP BY r.school_id, r.asset_id ORDER BY r.asset_id`, encodeTime(before))
-		if err != nil {
-			return fmt.Errorf("purge pin history: %w", err)
-		}
-		all, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (purged, error) {
-			var p purged
-			err := row.Scan(&p.schoolID, &p.assetID, &p.n)
-			return p, err
-		})
-		if err != nil {
-			return fmt.Errorf("purge pin history: %w", err)
-		}
-		at := db.now()
-		for _, p := range all {
-			total += p.n
-			e := &inventory.PINLogEntry{SchoolID: p.schoolID, AssetID: p.assetID, Action: inventory.PINActionPurge,
-				At: at, Reason: purgeReason(p.n)}
-			if err := db.fillPINEntry(e); err != nil {
-				return err
-			}
-			if err := insertPINLog(ctx, tx, e); err != nil {
-				return err
-			}
-		}
-		return nil
+	// One statement deletes and counts, so the entries say what was
+	// deleted even while values are being replaced meanwhile.
+	rows, err := tx.Query(ctx, `WITH d AS (
+			DELETE FROM pin_history WHERE `+expiredPINHistory+` RETURNING record_id
+		)
+		SELECT r.asset_id, count(*) FROM d JOIN pin_records r ON r.id = d.record_id
+		GROUP BY r.asset_id ORDER BY r.asset_id`, schoolID, encodeTime(before))
+	if err != nil {
+		return 0, fmt.Errorf("purge pin history: %w", err)
+	}
+	all, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (purged, error) {
+		var p purged
+		err := row.Scan(&p.assetID, &p.n)
+		return p, err
 	})
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("purge pin history: %w", err)
+	}
+	total := 0
+	at := db.now()
+	for _, p := range all {
+		total += p.n
+		e := &inventory.PINLogEntry{SchoolID: schoolID, AssetID: p.assetID, Action: inventory.PINActionPurge,
+			At: at, Reason: purgeReason(p.n)}
+		if err := db.fillPINEntry(e); err != nil {
+			return 0, err
+		}
+		if err := insertPINLog(ctx, tx, e); err != nil {
+			return 0, err
+		}
 	}
 	return total, nil
 }

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -86,5 +87,23 @@ func TestMigrationNames(t *testing.T) {
 	}
 	if !slices.Equal(pg, lite) {
 		t.Errorf("migration names differ:\npostgres: %v\n  sqlite: %v", pg, lite)
+	}
+}
+
+// TestAgreementsNeverTruncated checks what the conformance suite cannot,
+// as SQLite has no TRUNCATE: the trigger refuses to empty
+// loan_agreements, even in a transaction marked as a retention purge's.
+func TestAgreementsNeverTruncated(t *testing.T) {
+	t.Parallel()
+	db := MustOpenDB(t)
+	for _, q := range []string{
+		`TRUNCATE loan_agreements`,
+		// One implicit transaction: the mark holds for the TRUNCATE.
+		`SELECT set_config('rollcall.retention_purge', 'on', true); TRUNCATE loan_agreements`,
+	} {
+		err := db.ExecRaw(t.Context(), q)
+		if err == nil || !strings.Contains(err.Error(), "signed agreements never change") {
+			t.Errorf("%s: error %v, want the trigger's refusal", q, err)
+		}
 	}
 }

@@ -25,9 +25,10 @@ func (db *DB) CreateSchool(ctx context.Context, s *inventory.School) error {
 		v.CreatedAt = db.now()
 	}
 	v.CreatedAt = utc(v.CreatedAt)
-	v.Policy = inventory.DefaultPolicy() // a new school has the default policy
-	v.Loans = inventory.LoanSettings{}   // and the default loan settings
-	v.PINs = inventory.PINSettings{}     // and PIN settings
+	v.Policy = inventory.DefaultPolicy()       // a new school has the default policy
+	v.Loans = inventory.LoanSettings{}         // and the default loan settings
+	v.PINs = inventory.PINSettings{}           // and PIN settings
+	v.Retention = inventory.DefaultRetention() // and retention periods
 	if err := db.inTx(ctx, func(tx pgx.Tx) error { return createSchool(ctx, tx, &v) }); err != nil {
 		return err
 	}
@@ -103,16 +104,16 @@ func findSchoolByID(ctx context.Context, tx pgx.Tx, id uuid.UUID) (*inventory.Sc
 }
 
 const schoolColumns = `id, slug, name, created_at, policy, loan_require_lead_approval, loan_check_interval_days,
-	pin_head_may_reveal, pin_network_manager, pin_digest_sent_at`
+	pin_head_may_reveal, pin_network_manager, pin_digest_sent_at, retention`
 
 func scanSchool(row pgx.Row) (*inventory.School, error) {
 	var (
-		s      inventory.School
-		policy []byte
+		s                 inventory.School
+		policy, retention []byte
 	)
 	if err := row.Scan(&s.ID, &s.Slug, &s.Name, timeScanner{&s.CreatedAt}, &policy,
 		&s.Loans.RequireLeadApproval, &s.Loans.CheckIntervalDays,
-		&s.PINs.HeadteacherMayReveal, &s.PINs.NetworkManager, timeScanner{&s.PINs.DigestSentAt}); err != nil {
+		&s.PINs.HeadteacherMayReveal, &s.PINs.NetworkManager, timeScanner{&s.PINs.DigestSentAt}, &retention); err != nil {
 		return nil, fmt.Errorf("scan school: %w", err)
 	}
 	p, err := inventory.DecodePolicy(policy)
@@ -120,6 +121,11 @@ func scanSchool(row pgx.Row) (*inventory.School, error) {
 		return nil, fmt.Errorf("school %s: %w", s.Slug, err)
 	}
 	s.Policy = p
+	r, err := inventory.DecodeRetention(retention)
+	if err != nil {
+		return nil, fmt.Errorf("school %s: %w", s.Slug, err)
+	}
+	s.Retention = r
 	return &s, nil
 }
 

@@ -15,35 +15,72 @@ import (
 // AppendAudit appends e: in one transaction it sets e.Seq to one more
 // than the last entry's, e.PrevHash to the last entry's Hash (nil for the
 // first entry), e.At to the stored time and e.Hash to e.ComputeHash().
-// The pool's single connection and the immediate transaction serialise
-// appends. Returns EINVALID when e fails [inventory.AuditEntry.Validate].
+// When a purge has left no entry, the entry follows the anchor instead
+// (see [DB.FindAuditAnchor]). The pool's single connection and the
+// immediate transaction serialise appends. Returns EINVALID when e fails
+// [inventory.AuditEntry.Validate].
 func (db *DB) AppendAudit(ctx context.Context, e *inventory.AuditEntry) error {
 	if err := e.Validate(); err != nil {
 		return err
 	}
 	v := *e
 	v.At = utc(v.At)
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		v.Seq, v.PrevHash = 0, nil
-		err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&v.Seq, &v.PrevHash)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("query last audit entry: %w", err)
-		}
-		v.Seq++
-		v.Hash = v.ComputeHash()
-		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_log (`+auditColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			v.Seq, encodeTime(v.At), nullUUID(v.ActorID), v.Actor, nullUUID(v.SchoolID), v.Action, v.Record,
-			v.Addr, v.Detail, v.PrevHash, v.Hash); err != nil {
-			return fmt.Errorf("insert audit entry: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := db.inTx(ctx, func(tx *sql.Tx) error { return appendAudit(ctx, tx, &v) }); err != nil {
 		return err
 	}
 	*e = v
 	return nil
+}
+
+// appendAudit appends v, which the caller validated, as the next entry
+// of the chain: it sets v.Seq and v.PrevHash to follow the last entry,
+// or the anchor when there is none (Seq 1 and no PrevHash when there is
+// neither), and v.Hash.
+func appendAudit(ctx context.Context, tx *sql.Tx, v *inventory.AuditEntry) error {
+	v.Seq, v.PrevHash = 0, nil
+	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&v.Seq, &v.PrevHash)
+	if errors.Is(err, sql.ErrNoRows) {
+		a, err := findAuditAnchor(ctx, tx)
+		if err != nil {
+			return err
+		}
+		v.Seq, v.PrevHash = a.Seq, a.Hash
+	} else if err != nil {
+		return fmt.Errorf("query last audit entry: %w", err)
+	}
+	v.Seq++
+	v.Hash = v.ComputeHash()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_log (`+auditColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		v.Seq, encodeTime(v.At), nullUUID(v.ActorID), v.Actor, nullUUID(v.SchoolID), v.Action, v.Record,
+		v.Addr, v.Detail, v.PrevHash, v.Hash); err != nil {
+		return fmt.Errorf("insert audit entry: %w", err)
+	}
+	return nil
+}
+
+// FindAuditAnchor returns where the chain starts: the last entry a purge
+// at the end of retention deleted, or the zero anchor.
+func (db *DB) FindAuditAnchor(ctx context.Context) (inventory.AuditAnchor, error) {
+	var a inventory.AuditAnchor
+	err := db.inTx(ctx, func(tx *sql.Tx) (err error) {
+		a, err = findAuditAnchor(ctx, tx)
+		return err
+	})
+	return a, err
+}
+
+func findAuditAnchor(ctx context.Context, tx *sql.Tx) (inventory.AuditAnchor, error) {
+	var a inventory.AuditAnchor
+	err := tx.QueryRowContext(ctx, `SELECT seq, hash, purged_at FROM audit_anchor WHERE id = 1`).
+		Scan(&a.Seq, &a.Hash, timeScanner{&a.PurgedAt})
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return inventory.AuditAnchor{}, nil
+	case err != nil:
+		return inventory.AuditAnchor{}, fmt.Errorf("query audit anchor: %w", err)
+	}
+	return a, nil
 }
 
 // FindAudit returns the entries f selects, newest first.

@@ -317,63 +317,53 @@ func (db *DB) FindPINHistory(ctx context.Context, recordID uuid.UUID) ([]*invent
 	return all, err
 }
 
-// PurgePINHistory deletes the old values replaced before before and, in
-// the same transaction, logs a "purge" entry by Rollcall itself for each
-// piece of kit that had some, saying how many; it returns how many it
-// deleted.
-func (db *DB) PurgePINHistory(ctx context.Context, before time.Time) (int, error) {
+// purgePINHistory deletes the school's old PIN values replaced before
+// before (expiredPINHistory) and, in the same transaction, logs a
+// "purge" entry by Rollcall itself for each piece of kit that had some,
+// saying how many; it returns how many it deleted. The counts read first
+// are what the delete removes, as the transaction holds the database.
+func (db *DB) purgePINHistory(ctx context.Context, tx *sql.Tx, schoolID uuid.UUID, before time.Time) (int, error) {
 	type purged struct {
-		schoolID, assetID uuid.UUID
-		n                 int
+		assetID uuid.UUID
+		n       int
 	}
-	var total int
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT r.school_id, r.asset_id, count(*)
-			FROM pin_history h JOIN pin_records r ON r.id = h.record_id
-			WHERE h.replaced_at < ? GROUP BY r.school_id, r.asset_id ORDER BY r.asset_id`, encodeTime(before))
-		if err != nil {
-			return fmt.Errorf("query old pin values: %w", err)
+	rows, err := tx.QueryContext(ctx, `SELECT pin_records.asset_id, count(*)
+		FROM pin_history JOIN pin_records ON pin_records.id = pin_history.record_id
+		WHERE `+expiredPINHistory+` GROUP BY pin_records.asset_id ORDER BY pin_records.asset_id`,
+		schoolID, encodeTime(before))
+	if err != nil {
+		return 0, fmt.Errorf("query old pin values: %w", err)
+	}
+	var all []purged
+	for rows.Next() {
+		var p purged
+		if err := rows.Scan(&p.assetID, &p.n); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("scan old pin values: %w", err)
 		}
-		var all []purged
-		for rows.Next() {
-			var p purged
-			if err := rows.Scan(&p.schoolID, &p.assetID, &p.n); err != nil {
-				rows.Close()
-				return fmt.Errorf("scan old pin values: %w", err)
-			}
-			all = append(all, p)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("query old pin values: %w", err)
-		}
-		if len(all) == 0 {
-			return nil
-		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM pin_history WHERE replaced_at < ?`, encodeTime(before))
-		if err != nil {
-			return fmt.Errorf("purge pin history: %w", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("purge pin history: %w", err)
-		}
-		total = int(n)
-		at := db.now()
-		for _, p := range all {
-			e := &inventory.PINLogEntry{SchoolID: p.schoolID, AssetID: p.assetID, Action: inventory.PINActionPurge,
-				At: at, Reason: purgeReason(p.n)}
-			if err := db.fillPINEntry(e); err != nil {
-				return err
-			}
-			if err := insertPINLog(ctx, tx, e); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+		all = append(all, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("query old pin values: %w", err)
+	}
+	if len(all) == 0 {
+		return 0, nil
+	}
+	total, err := deleteExpired(ctx, tx, "pin_history", expiredPINHistory, schoolID, before)
 	if err != nil {
 		return 0, err
+	}
+	at := db.now()
+	for _, p := range all {
+		e := &inventory.PINLogEntry{SchoolID: schoolID, AssetID: p.assetID, Action: inventory.PINActionPurge,
+			At: at, Reason: purgeReason(p.n)}
+		if err := db.fillPINEntry(e); err != nil {
+			return 0, err
+		}
+		if err := insertPINLog(ctx, tx, e); err != nil {
+			return 0, err
+		}
 	}
 	return total, nil
 }

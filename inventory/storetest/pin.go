@@ -283,59 +283,6 @@ func (su suite) testPINStore(t *testing.T) {
 		equal(t, "record after a refused retirement", got, again)
 	})
 
-	t.Run("PurgePINHistory", func(t *testing.T) {
-		e := su.fresh(t)
-		st := e.staff("a", inventory.LoanSettings{})
-		other := e.staff("b", inventory.LoanSettings{})
-		a := e.asset(st.school.ID, "SN1", "")
-		b := e.asset(other.school.ID, "SN2", "")
-		day := 24 * time.Hour
-		// a: two values replaced on the first day, one on the tenth; b:
-		// one replaced on the first day.
-		ra := e.pinSet(a, inventory.PINDevicePasscode, "a0", st.tech.ID, t0)
-		e.pinSet(a, inventory.PINDevicePasscode, "a1", st.tech.ID, t0.Add(time.Hour))
-		e.pinSet(a, inventory.PINDevicePasscode, "a2", st.tech.ID, t0.Add(2*time.Hour))
-		e.pinSet(a, inventory.PINDevicePasscode, "a3", st.tech.ID, t0.Add(10*day))
-		rb := e.pinSet(b, inventory.PINAppleIDNote, "b0", other.tech.ID, t0)
-		e.pinSet(b, inventory.PINAppleIDNote, "b1", other.tech.ID, t0.Add(time.Hour))
-		logged := len(e.pinLog(inventory.PINLogFilter{}))
-
-		n, err := e.s.PurgePINHistory(e.ctx, t0.Add(10*day)) // strictly before
-		do(t, err)
-		equal(t, "purged", n, 3)
-		h := e.pinHistory(ra.ID)
-		if len(h) != 1 || string(h[0].Sealed) != "a2" || !h[0].ReplacedAt.Equal(ts(t0.Add(10*day))) {
-			t.Errorf("history of a after the purge: %s", dump(h))
-		}
-		equal(t, "history of b", e.pinHistory(rb.ID), []*inventory.PINHistory{})
-		got, err := e.s.FindPINRecord(e.ctx, a.ID, inventory.PINDevicePasscode)
-		do(t, err)
-		equal(t, "current value kept", string(got.Sealed), "a3")
-
-		log := e.pinLog(inventory.PINLogFilter{})
-		equal(t, "entries added", len(log)-logged, 2)
-		for _, tc := range []struct {
-			school, asset uuid.UUID
-			reason        string
-		}{
-			{st.school.ID, a.ID, "2 old values deleted at the end of their retention"},
-			{other.school.ID, b.ID, "1 old value deleted at the end of its retention"},
-		} {
-			l := e.pinLog(inventory.PINLogFilter{AssetID: tc.asset})[0]
-			wantV7(t, "entry ID", l.ID)
-			if l.At.IsZero() {
-				t.Error("purge entry has no time")
-			}
-			equal(t, "purge entry", l, &inventory.PINLogEntry{ID: l.ID, SchoolID: tc.school, AssetID: tc.asset,
-				Action: inventory.PINActionPurge, At: l.At, Reason: tc.reason})
-		}
-
-		n, err = e.s.PurgePINHistory(e.ctx, t0.Add(10*day))
-		do(t, err)
-		equal(t, "purged again", n, 0)
-		equal(t, "entries after purging nothing", len(e.pinLog(inventory.PINLogFilter{})), len(log))
-	})
-
 	t.Run("AppendPINLog", func(t *testing.T) {
 		e := su.fresh(t)
 		st := e.staff("a", inventory.LoanSettings{})

@@ -178,6 +178,7 @@ func (su suite) testSchoolStore(t *testing.T) {
 		want := *s
 		want.CreatedAt = ts(t0)
 		want.Policy = inventory.DefaultPolicy()
+		want.Retention = inventory.DefaultRetention()
 		if err := e.s.CreateSchool(e.ctx, s); err != nil {
 			t.Fatal(err)
 		}

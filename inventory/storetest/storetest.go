@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) inventory.Store) {
 	t.Run("PINStore", su.testPINStore)
 	t.Run("DisposalStore", su.testDisposalStore)
 	t.Run("ExitStore", su.testExitStore)
+	t.Run("RetentionStore", su.testRetentionStore)
 	t.Run("Time", su.testTime)
 }
 

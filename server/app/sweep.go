@@ -18,8 +18,9 @@ const SweepInterval = 5 * time.Minute
 // compliance figures for the overview's chart, emails reminders of loan
 // checks falling due or overdue and each school's weekly PIN log digest,
 // records factory resets that leavers' laptops show by enrolling again,
-// purges PIN values changed more than 90 days ago, and deletes expired
-// sessions and old failed sign-ins. Every step is idempotent, so several
+// deletes records at the end of their school's retention periods (once a
+// day: see inventory.PurgeExpiredRecords), and deletes expired sessions
+// and old failed sign-ins. Every step is idempotent, so several
 // replicas may sweep the same database.
 func (a *App) sweep(ctx context.Context, stop <-chan struct{}) {
 	defer close(a.sweepDone)
@@ -73,10 +74,16 @@ func (a *App) SweepOnce(ctx context.Context, now time.Time) {
 	} else if n > 0 {
 		log.InfoContext(ctx, "noted factory resets from laptops that enrolled again", "check_ins", n)
 	}
-	if n, err := a.Store.PurgePINHistory(ctx, now.AddDate(0, 0, -inventory.DefaultPINHistoryDays)); err != nil {
-		log.ErrorContext(ctx, "purge old PIN values", "err", err)
-	} else if n > 0 {
-		log.InfoContext(ctx, "purged old PIN values at the end of their retention", "values", n)
+	res, err := inventory.PurgeExpiredRecords(ctx, a.Store, now)
+	if err != nil {
+		log.ErrorContext(ctx, "purge records at the end of their retention", "err", err)
+	}
+	for id, n := range res.Schools {
+		log.InfoContext(ctx, "purged records at the end of their retention", "school", id, "usb_events", n.USBEvents,
+			"posture_reports", n.Posture, "old_pin_values", n.PINHistory, "loans", n.Loans, "agreements", n.Agreements)
+	}
+	if res.Audit > 0 {
+		log.InfoContext(ctx, "purged audit entries at the end of their retention", "entries", res.Audit)
 	}
 	if err := inventory.RecordComplianceDays(ctx, a.Store, now); err != nil {
 		log.ErrorContext(ctx, "record compliance figures", "err", err)

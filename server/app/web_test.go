@@ -441,6 +441,7 @@ func TestRoleMatrix(t *testing.T) {
 	starters := map[inventory.Role]bool{inventory.RoleOrgAdmin: true, inventory.RoleTechnician: true, inventory.RoleHeadteacher: true, inventory.RoleLineManager: true}
 	kit := revoke // technicians change the register and hand kit over
 	editors := map[inventory.Role]bool{inventory.RoleOrgAdmin: true, inventory.RoleHeadteacher: true}
+	retentionForm := url.Values{"usb_events": {"365"}, "posture_history": {"365"}, "pin_history": {"90"}, "audit_log": {"2190"}, "loans": {"2190"}}
 	_ = assetA
 
 	pick := func(ok bool, yes, no int) int {
@@ -500,6 +501,10 @@ func TestRoleMatrix(t *testing.T) {
 		{"GET", "/api/v1/devices/" + devB.ID.String() + "/posture-history", true, "", func(w who) int { return pick(isOrg(w), 200, 404) }, "SN-B", nil},
 		{"GET", "/api/v1/usb-events", true, "", func(w who) int { return 200 }, "", nil},
 		{"GET", "/api/v1/compliance", true, "", func(w who) int { return 200 }, "", nil},
+		{"GET", "/api/v1/schools/school-a/retention", true, "", func(w who) int { return pick(audits[w.role], 200, 404) }, "", nil},
+		{"GET", "/api/v1/schools/school-b/retention", true, "", func(w who) int { return pick(isOrg(w), 200, 404) }, "", nil},
+		{"PUT", "/api/v1/schools/school-a/retention", true, `{"usb_events": 365}`, func(w who) int { return pick(editors[w.role], 200, pick(audits[w.role], 403, 404)) }, "", nil},
+		{"PUT", "/api/v1/schools/school-b/retention", true, `{"usb_events": 365}`, func(w who) int { return pick(isOrg(w), 200, 404) }, "", nil},
 		{"GET", "/api/v1/schools/school-a/policy", true, "", func(w who) int { return 200 }, "", nil},
 		{"GET", "/api/v1/schools/school-b/policy", true, "", func(w who) int { return pick(isOrg(w), 200, 404) }, "", nil},
 		{"PUT", "/api/v1/schools/school-a/policy", true, `{"max_idle_lock_minutes": 10}`, func(w who) int { return pick(policyEdit[w.role], 200, 403) }, "", nil},
@@ -544,6 +549,10 @@ func TestRoleMatrix(t *testing.T) {
 		{"POST", "/register/" + assetB.ID.String() + "/pins/device_passcode/reveal", false, "", func(w who) int { return pick(isOrg(w), 401, 404) }, "8642", url.Values{"reason": {"Checking it"}, "password": {"wrong"}}},
 		{"POST", "/register/" + assetB.ID.String() + "/pins/device_passcode/use", false, "", func(w who) int { return pick(isOrg(w), 303, 404) }, "", nil},
 		{"GET", "/pins", false, "", func(w who) int { return pick(audits[w.role], 200, 403) }, "8642", nil},
+		{"GET", "/retention?school=school-a", false, "", func(w who) int { return pick(audits[w.role], 200, 403) }, "", nil},
+		{"GET", "/retention?school=school-b", false, "", func(w who) int { return pick(isOrg(w), 200, pick(audits[w.role], 404, 403)) }, "", nil},
+		{"POST", "/retention/school-a", false, "", func(w who) int { return pick(editors[w.role], 303, 403) }, "", retentionForm},
+		{"POST", "/retention/school-b", false, "", func(w who) int { return pick(isOrg(w), 303, pick(audits[w.role], 404, 403)) }, "", retentionForm},
 		{"POST", "/pins/settings", false, "", func(w who) int { return pick(editors[w.role], 303, 403) }, "", url.Values{"school": {"school-a"}, "network_manager": {""}}},
 		{"PUT", "/api/v1/devices/" + assetB.ID.String() + "/pins/firmware_password", true, `{"value": "9753"}`, func(w who) int { return pick(isOrg(w), 200, 404) }, "", nil},
 		{"POST", "/api/v1/devices/" + assetB.ID.String() + "/pins/firmware_password/reveal", true, `{"reason": "Checking it", "password": "wrong"}`, func(w who) int { return pick(isOrg(w), 401, 404) }, "9753", nil},

@@ -99,18 +99,19 @@ func (s *server) previewPolicy(ctx context.Context, sc *inventory.School, next i
 	}
 }
 
-// policySchool finds the school of ?school= (or the first the viewer may
-// see) among the schools given.
-func policySchool(schools []*inventory.School, slug string) (*inventory.School, error) {
+// pickSchool finds the school of ?school= (or the first the viewer may
+// see) among the schools given; what names what the page shows of it, as
+// in "There is no school whose policy you may see."
+func pickSchool(schools []*inventory.School, slug, what string) (*inventory.School, error) {
 	for _, sc := range schools {
 		if slug == "" || sc.Slug == slug {
 			return sc, nil
 		}
 	}
 	if slug == "" {
-		return nil, inventory.Errorf(inventory.ENOTFOUND, "There is no school whose policy you may see.")
+		return nil, inventory.Errorf(inventory.ENOTFOUND, "There is no school whose %s you may see.", what)
 	}
-	return nil, inventory.Errorf(inventory.ENOTFOUND, "There is no school %q whose policy you may see.", slug)
+	return nil, inventory.Errorf(inventory.ENOTFOUND, "There is no school %q whose %s you may see.", slug, what)
 }
 
 func (s *server) handlePolicyPage() http.Handler {
@@ -122,7 +123,7 @@ func (s *server) handlePolicyPage() http.Handler {
 			return
 		}
 		q := r.URL.Query()
-		sc, err := policySchool(schools, q.Get("school"))
+		sc, err := pickSchool(schools, q.Get("school"), "policy")
 		if err != nil {
 			s.pageError(w, r, err)
 			return

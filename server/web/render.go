@@ -101,6 +101,7 @@ func nav(v viewer, current string) []navItem {
 	add("/pins", "PIN log", v.mayAnywhere(pinLogReaders...))
 	add("/exits", "Leavers", v.mayAnywhere(exitReaders...))
 	add("/audit", "Audit log", v.mayAnywhere(auditReaders...))
+	add("/retention", "Retention", v.mayAnywhere(retentionReaders...))
 	return items
 }
 

@@ -55,11 +55,30 @@ func (e env) auditVerify(ctx context.Context, args []string) error {
 			return err
 		}
 		if !found {
-			fmt.Fprintf(e.stdout, "Audit log is NOT intact: its %d entries chain up, but the entry with hash %s is gone: entry %d onwards was cut off the end.\n", n, *known, n+1)
+			anchor, err := s.FindAuditAnchor(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "Audit log is NOT intact: its %d entries chain up, but the entry with hash %s is gone: entry %d onwards was cut off the end.\n", n, *known, anchor.Seq+n+1)
+			if anchor.Seq > 0 {
+				fmt.Fprintf(e.stdout, "(Unless that entry was among entries 1 to %d, deleted at the end of their retention on %s: give the hash from a newer verify.)\n", anchor.Seq, anchor.PurgedAt.UTC().Format(time.DateOnly))
+			}
 			return fmt.Errorf("audit log tampered with: a known entry is missing")
 		}
 	}
-	fmt.Fprintf(e.stdout, "Audit log is intact: %d entries, each chained to the one before.\n", n)
+	entries := "entries"
+	if n == 1 {
+		entries = "entry"
+	}
+	fmt.Fprintf(e.stdout, "Audit log is intact: %d %s, each chained to the one before.\n", n, entries)
+	anchor, err := s.FindAuditAnchor(ctx)
+	if err != nil {
+		return err
+	}
+	if anchor.Seq > 0 {
+		fmt.Fprintf(e.stdout, "Entries 1 to %d were deleted at the end of their retention on %s, as the log records; it is checked from entry %d.\n",
+			anchor.Seq, anchor.PurgedAt.UTC().Format(time.DateOnly), anchor.Seq+1)
+	}
 	if n > 0 {
 		last, err := s.FindAudit(ctx, inventory.AuditFilter{Limit: 1})
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	_ "modernc.org/sqlite"
@@ -32,6 +33,11 @@ func TestAuditVerify(t *testing.T) {
 		{"Removed", `DELETE FROM audit_log WHERE seq = 3`, 3, "removed"},
 		{"Truncated", `DELETE FROM audit_log WHERE seq = 4`, 4, "cut off"},
 		{"Reordered", `UPDATE audit_log SET seq = 1000 WHERE seq = 2; UPDATE audit_log SET seq = 2 WHERE seq = 3; UPDATE audit_log SET seq = 3 WHERE seq = 1000`, 2, ""},
+		{"OldestRemoved", `DELETE FROM audit_log WHERE seq <= 2`, 1, "entries 1 to 2 were removed"},
+		// Made to look like a purge, but without the purge entry a real
+		// one appends in the same transaction.
+		{"OldestRemovedAsIfPurged", `INSERT INTO audit_anchor (id, seq, hash, purged_at) SELECT 1, seq, hash, '2026-12-01T00:00:00.000000Z' FROM audit_log WHERE seq = 2;
+			DELETE FROM audit_log WHERE seq <= 2`, 3, "no purge entry"},
 	}
 	for _, backend := range []string{"sqlite", "postgres"} {
 		for _, tc := range tamper {
@@ -71,6 +77,32 @@ func TestAuditVerify(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestAuditVerifyAfterPurge cuts the oldest entries at the end of their
+// retention, as the sweep does, and expects `rollcall audit verify` to
+// pass and say where the log now starts.
+func TestAuditVerifyAfterPurge(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 3 {
+		if _, err := cli(t, nil, "user", "add", "--data-dir", dir, "--email", fmt.Sprintf("p%d@school.example", i), "--name", "P", "--role", "staff"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	s, err := app.OpenStore(ctx, dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.PurgeAudit(ctx, time.Now().Add(time.Hour), time.Now())
+	s.Close()
+	if err != nil || a.Seq != 3 {
+		t.Fatalf("PurgeAudit = %+v, %v", a, err)
+	}
+	out, err := cli(t, nil, "audit", "verify", "--data-dir", dir)
+	if err != nil || !strings.Contains(out, "intact: 1 entry,") || !strings.Contains(out, "Entries 1 to 3 were deleted at the end of their retention") {
+		t.Errorf("verify after a purge = %q, %v", out, err)
 	}
 }
 
