@@ -180,3 +180,26 @@ func verifyAudit(t *testing.T, s inventory.AuditStore, wantN, wantSeq int64, rea
 		t.Errorf("checked %d entries, want %d", n, wantN)
 	}
 }
+
+// moving is a purged chain whose purge lands while VerifyAudit walks it:
+// the first read of the anchor comes before the purge, the walk after.
+type moving struct {
+	anchored
+	reads int
+}
+
+func (m *moving) FindAuditAnchor(context.Context) (inventory.AuditAnchor, error) {
+	m.reads++
+	if m.reads == 1 {
+		return inventory.AuditAnchor{}, nil
+	}
+	return m.anchor, nil
+}
+
+func TestVerifyAuditDuringPurge(t *testing.T) {
+	m := &moving{anchored: purged(func(c chain, _ *inventory.AuditAnchor) chain { return c })}
+	verifyAudit(t, m, 4, 0, "")
+	if m.reads < 3 {
+		t.Errorf("read the anchor %d times; a purge during the walk should make it walk again", m.reads)
+	}
+}

@@ -59,7 +59,7 @@ const maxRetentionDays = 36500
 // RetentionKinds are the kinds of record a school sets a period for, in
 // the order pages list them.
 var RetentionKinds = []RetentionKind{
-	{Name: "usb_events", Label: "USB events", Counted: "from when the server received each event",
+	{Name: "usb_events", Label: "USB events", Counted: "from when the server received each; these are every event the agents send, USB insertions and removals",
 		Default: 365, Min: 30, Max: maxRetentionDays, Forever: true,
 		days: func(r *Retention) *int { return &r.USBEventDays }},
 	{Name: "posture_history", Label: "Posture history", Counted: "from when each report arrived; each laptop's latest posture is always kept",
@@ -130,6 +130,15 @@ func (r Retention) Changes(next Retention) string {
 	return strings.Join(parts, "; ")
 }
 
+// String lists r's periods in words: "USB events 365 days; ...".
+func (r Retention) String() string {
+	parts := make([]string, len(RetentionKinds))
+	for i, k := range RetentionKinds {
+		parts[i] = k.Label + " " + periodText(k.Days(r))
+	}
+	return strings.Join(parts, "; ")
+}
+
 // periodText is a period in words: "365 days" or "for ever".
 func periodText(days int) string {
 	if days == 0 {
@@ -145,6 +154,11 @@ type RetentionCutoffs struct {
 	Posture    time.Time
 	PINHistory time.Time
 	Loans      time.Time
+	// Today is the start of the day the cutoffs were made for. An old
+	// posture snapshot goes only when the device has a newer one received
+	// before Today, so what a day's purges delete is fixed when the day
+	// starts. Zero: any newer snapshot will do.
+	Today time.Time
 }
 
 // Cutoffs returns the cutoffs of r at now. Each period is counted back
@@ -156,7 +170,20 @@ func (r Retention) Cutoffs(now time.Time) RetentionCutoffs {
 		Posture:    cutoff(r.PostureDays, now),
 		PINHistory: cutoff(r.PINHistoryDays, now),
 		Loans:      cutoff(r.LoanDays, now),
+		Today:      startOfDay(now),
 	}
+}
+
+// RetentionCutoffs returns the cutoffs the purge uses for the school at
+// now. Until someone saves the school's periods (RetentionSet), nothing
+// is deleted for its age but old PIN values, as before periods could be
+// set.
+func (sc *School) RetentionCutoffs(now time.Time) RetentionCutoffs {
+	c := sc.Retention.Cutoffs(now)
+	if !sc.RetentionSet {
+		c = RetentionCutoffs{PINHistory: c.PINHistory, Today: c.Today}
+	}
+	return c
 }
 
 // cutoff counts days back from the start of now's UTC day, or returns
@@ -165,19 +192,22 @@ func cutoff(days int, now time.Time) time.Time {
 	if days <= 0 {
 		return time.Time{}
 	}
-	return now.UTC().Truncate(24*time.Hour).AddDate(0, 0, -days)
+	return startOfDay(now).AddDate(0, 0, -days)
 }
+
+// startOfDay returns the start of t's UTC day.
+func startOfDay(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
 
 // AuditDaysApplied returns the audit period that applies given every
 // school's: the audit log is one hash chain for the whole server, cut
 // only from its oldest end, so the longest period applies. It is 0 (keep
-// every entry) when a school keeps the log for ever or there are no
-// schools.
+// every entry) when a school keeps the log for ever or has not saved its
+// periods yet, or there are no schools.
 func AuditDaysApplied(schools []*School) int {
 	longest := 0
 	for _, sc := range schools {
 		d := sc.Retention.AuditDays
-		if d == 0 {
+		if d == 0 || !sc.RetentionSet {
 			return 0
 		}
 		longest = max(longest, d)
@@ -239,6 +269,17 @@ type AuditAnchor struct {
 	PurgedAt time.Time // when the entries were deleted
 }
 
+// Extra returns what c counts beyond base, kind by kind, never below
+// zero: what a change of periods adds to what the next purge deletes.
+// Each kind's cutoffs nest, so when c and base are the counts of one
+// school under two periods, Extra counts exactly the records only the
+// shorter one deletes.
+func (c RetentionCounts) Extra(base RetentionCounts) RetentionCounts {
+	d := func(a, b int) int { return max(0, a-b) }
+	return RetentionCounts{USBEvents: d(c.USBEvents, base.USBEvents), Posture: d(c.Posture, base.Posture),
+		PINHistory: d(c.PINHistory, base.PINHistory), Loans: d(c.Loans, base.Loans), Agreements: d(c.Agreements, base.Agreements)}
+}
+
 // AuditActionPurge is the action of the entry a purge of the audit log
 // appends (see [AuditPurgeEntry]).
 const AuditActionPurge = "audit.purge"
@@ -258,6 +299,15 @@ func AuditPurgeEntry(first int64, a AuditAnchor, before time.Time) *AuditEntry {
 // seq.
 func auditPurgeRecord(seq int64) string { return fmt.Sprintf("audit/%d", seq) }
 
+// RetentionPurgeEntry returns the audit entry that records what a purge
+// of the school's records deleted, at time at.
+func RetentionPurgeEntry(sc *School, n RetentionCounts, at time.Time) *AuditEntry {
+	e := &AuditEntry{At: at, Actor: "system", SchoolID: sc.ID, Action: AuditActionRetentionPurge,
+		Record: "school/" + sc.Slug, Detail: "deleted at the end of their retention periods: " + n.String()}
+	e.Fit()
+	return e
+}
+
 // RetentionStore deletes records at the end of their school's retention
 // periods. Deleting is the only way records of these kinds leave the
 // store, and each delete is one transaction.
@@ -271,12 +321,17 @@ type RetentionStore interface {
 	// PurgeExpired deletes, in one transaction, the school's records
 	// older than their kind's cutoff: device events received before
 	// c.USBEvents; posture snapshots received before c.Posture that have
-	// a newer one of the same device; old PIN values replaced before
+	// a newer one of the same device received before c.Today (any newer
+	// one when c.Today is zero); old PIN values replaced before
 	// c.PINHistory, with a "purge" entry per asset in the PIN log; and
 	// loans returned, declined or cancelled before c.Loans, with their
 	// history and signed agreement. A zero cutoff deletes nothing of its
-	// kind. Returns what it deleted; an unknown school has nothing.
-	PurgeExpired(ctx context.Context, schoolID uuid.UUID, c RetentionCutoffs) (RetentionCounts, error)
+	// kind. When it deletes anything it appends [RetentionPurgeEntry] at
+	// time at in the same transaction, so no deletion goes unaudited.
+	// Purges of one school are serialised (on PostgreSQL across replicas
+	// too), so of two at once the second finds nothing. Returns what it
+	// deleted; an unknown school has nothing.
+	PurgeExpired(ctx context.Context, schoolID uuid.UUID, c RetentionCutoffs, at time.Time) (RetentionCounts, error)
 	// CountAuditBefore counts the audit entries PurgeAudit(before) would
 	// delete: none for a zero before.
 	CountAuditBefore(ctx context.Context, before time.Time) (int64, error)
@@ -308,10 +363,10 @@ type PurgeResult struct {
 }
 
 // PurgeExpiredRecords deletes, at now, every record past the end of its
-// school's retention period. For each school that had anything to
-// delete it appends a "retention.purge" audit entry saying what went;
-// then it cuts the audit log at [AuditCutoff], which the store records
-// with its own entry. Cutoffs fall at the start of a day, so every run
+// school's retention period (see [School.RetentionCutoffs]). For each
+// school that had anything to delete the store appends a
+// "retention.purge" audit entry saying what went; then it cuts the audit
+// log at [AuditCutoff], which the store records with its own entry. Cutoffs fall at the start of a day, so every run
 // after the first of a day deletes nothing and writes nothing, and
 // several replicas may run it. A school whose purge fails does not stop
 // the others; the errors are joined.
@@ -323,20 +378,13 @@ func PurgeExpiredRecords(ctx context.Context, s PurgeStore, now time.Time) (Purg
 	}
 	var errs []error
 	for _, sc := range schools {
-		n, err := s.PurgeExpired(ctx, sc.ID, sc.Retention.Cutoffs(now))
+		n, err := s.PurgeExpired(ctx, sc.ID, sc.RetentionCutoffs(now), now)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("purge %s: %w", sc.Slug, err))
 			continue
 		}
-		if n.Total() == 0 {
-			continue
-		}
-		res.Schools[sc.ID] = n
-		e := &AuditEntry{At: now, Actor: "system", SchoolID: sc.ID, Action: AuditActionRetentionPurge,
-			Record: "school/" + sc.Slug, Detail: "deleted at the end of their retention periods: " + n.String()}
-		e.Fit()
-		if err := s.AppendAudit(ctx, e); err != nil {
-			errs = append(errs, fmt.Errorf("audit the purge of %s: %w", sc.Slug, err))
+		if n.Total() > 0 {
+			res.Schools[sc.ID] = n
 		}
 	}
 	if before := AuditCutoff(schools, now); !before.IsZero() {

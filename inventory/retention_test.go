@@ -77,7 +77,7 @@ func TestRetentionCutoffs(t *testing.T) {
 	day := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
 	r := inventory.Retention{USBEventDays: 30, PostureDays: 0, PINHistoryDays: 90, AuditDays: 365, LoanDays: 2190}
 	got := r.Cutoffs(now)
-	want := inventory.RetentionCutoffs{USBEvents: day(2026, 11, 2), PINHistory: day(2026, 9, 3), Loans: day(2020, 12, 3)}
+	want := inventory.RetentionCutoffs{USBEvents: day(2026, 11, 2), PINHistory: day(2026, 9, 3), Loans: day(2020, 12, 3), Today: day(2026, 12, 2)}
 	if got != want {
 		t.Errorf("Cutoffs = %+v, want %+v", got, want)
 	}
@@ -85,12 +85,21 @@ func TestRetentionCutoffs(t *testing.T) {
 	if again := r.Cutoffs(day(2026, 12, 2)); again != got {
 		t.Errorf("Cutoffs at midnight = %+v, want %+v", again, got)
 	}
+	// A school whose periods nobody saved deletes only old PIN values.
+	sc := &inventory.School{Retention: r}
+	if got, want := sc.RetentionCutoffs(now), (inventory.RetentionCutoffs{PINHistory: day(2026, 9, 3), Today: day(2026, 12, 2)}); got != want {
+		t.Errorf("cutoffs of a school not set = %+v, want %+v", got, want)
+	}
+	sc.RetentionSet = true
+	if got := sc.RetentionCutoffs(now); got != r.Cutoffs(now) {
+		t.Errorf("cutoffs of a school set = %+v, want %+v", got, r.Cutoffs(now))
+	}
 }
 
 func TestAuditCutoff(t *testing.T) {
 	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
 	school := func(days int) *inventory.School {
-		return &inventory.School{Retention: inventory.Retention{AuditDays: days}}
+		return &inventory.School{Retention: inventory.Retention{AuditDays: days}, RetentionSet: true}
 	}
 	tests := []struct {
 		name    string
@@ -101,6 +110,7 @@ func TestAuditCutoff(t *testing.T) {
 		{"One", []*inventory.School{school(365)}, time.Date(2025, 12, 2, 0, 0, 0, 0, time.UTC)},
 		{"LongestApplies", []*inventory.School{school(365), school(730), school(400)}, time.Date(2024, 12, 2, 0, 0, 0, 0, time.UTC)},
 		{"OneKeepsForEver", []*inventory.School{school(365), school(0)}, time.Time{}},
+		{"OneNotSet", []*inventory.School{school(365), {Retention: inventory.Retention{AuditDays: 365}}}, time.Time{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -128,6 +138,10 @@ func TestRetentionWords(t *testing.T) {
 				t.Errorf("String = %q, want %q", got, tc.want)
 			}
 		})
+	}
+	extra := inventory.RetentionCounts{USBEvents: 12, Posture: 1, Loans: 2, Agreements: 1}.Extra(inventory.RetentionCounts{USBEvents: 5, Posture: 3, Loans: 2})
+	if want := (inventory.RetentionCounts{USBEvents: 7, Agreements: 1}); extra != want {
+		t.Errorf("Extra = %+v, want %+v", extra, want)
 	}
 	if got := (inventory.RetentionCounts{USBEvents: 12, Loans: 2, Agreements: 1}).Total(); got != 14 {
 		t.Errorf("Total = %d, want 14 (agreements are counted with their loans)", got)

@@ -31,6 +31,11 @@ type School struct {
 	// school has DefaultRetention. It is changed only with
 	// [RetentionStore.SetSchoolRetention].
 	Retention Retention
+	// RetentionSet says someone saved the school's periods. Until then
+	// the purge deletes only old PIN values (see School.RetentionCutoffs),
+	// so an upgrade or a new school deletes nothing anyone has not chosen
+	// to.
+	RetentionSet bool
 }
 
 // SchoolStore keeps schools.

@@ -43,11 +43,21 @@ func (db *DB) AppendAudit(ctx context.Context, e *inventory.AuditEntry) error {
 // previous holder of the lock committed.
 func (db *DB) auditTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return db.runTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, auditLock); err != nil {
-			return fmt.Errorf("lock audit log: %w", err)
+		if err := lockAudit(ctx, tx); err != nil {
+			return err
 		}
 		return fn(tx)
 	})
+}
+
+// lockAudit takes the audit lock for the rest of tx, which must be read
+// committed for the queries after it to see the entries the previous
+// holder committed.
+func lockAudit(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, auditLock); err != nil {
+		return fmt.Errorf("lock audit log: %w", err)
+	}
+	return nil
 }
 
 // appendAudit appends v, which the caller validated, as the next entry

@@ -1,10 +1,14 @@
 package postgres_test
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/rollcall/rollcall/inventory"
 	"github.com/rollcall/rollcall/inventory/postgres"
@@ -105,5 +109,70 @@ func TestAgreementsNeverTruncated(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "signed agreements never change") {
 			t.Errorf("%s: error %v, want the trigger's refusal", q, err)
 		}
+	}
+}
+
+// TestPurgeExpiredLocksSchool checks what the conformance suite cannot
+// tell from the outside: PurgeExpired waits for the lock of its school,
+// which a purge from another replica would hold, and not for another
+// school's.
+func TestPurgeExpiredLocksSchool(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dsn := pgtest.DSN(t)
+	db, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	a, b := &inventory.School{Slug: "a", Name: "A"}, &inventory.School{Slug: "b", Name: "B"}
+	for _, sc := range []*inventory.School{a, b} {
+		if err := db.CreateSchool(ctx, sc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := inventory.RetentionCutoffs{PINHistory: time.Now()}
+
+	// Another session, as another replica, holds a's lock.
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1, hashtext($2))`, postgres.RetentionLock, a.ID.String()); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := db.PurgeExpired(ctx, a.ID, c, time.Time{})
+		done <- err
+	}()
+	// a's purge waits for the lock...
+	for waiting := 0; waiting == 0; {
+		select {
+		case err := <-done:
+			t.Fatalf("PurgeExpired of a returned while another session held a's lock: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+			AND classid = $1::int::oid AND objid = hashtext($2)::oid AND objsubid = 2`,
+			postgres.RetentionLock, a.ID.String()).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// ...while b's goes ahead.
+	if _, err := db.PurgeExpired(ctx, b.ID, c, time.Time{}); err != nil {
+		t.Fatalf("PurgeExpired of b: %v", err)
+	}
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock($1, hashtext($2))`, postgres.RetentionLock, a.ID.String()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("PurgeExpired of a: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("PurgeExpired of a still waits after the lock was released")
 	}
 }

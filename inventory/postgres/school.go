@@ -28,7 +28,8 @@ func (db *DB) CreateSchool(ctx context.Context, s *inventory.School) error {
 	v.Policy = inventory.DefaultPolicy()       // a new school has the default policy
 	v.Loans = inventory.LoanSettings{}         // and the default loan settings
 	v.PINs = inventory.PINSettings{}           // and PIN settings
-	v.Retention = inventory.DefaultRetention() // and retention periods
+	v.Retention = inventory.DefaultRetention() // and retention periods,
+	v.RetentionSet = false                     // which nobody has saved
 	if err := db.inTx(ctx, func(tx pgx.Tx) error { return createSchool(ctx, tx, &v) }); err != nil {
 		return err
 	}
@@ -125,7 +126,7 @@ func scanSchool(row pgx.Row) (*inventory.School, error) {
 	if err != nil {
 		return nil, fmt.Errorf("school %s: %w", s.Slug, err)
 	}
-	s.Retention = r
+	s.Retention, s.RetentionSet = r, retention != nil // NULL until SetSchoolRetention
 	return &s, nil
 }
 

@@ -350,7 +350,7 @@ func (db *DB) purgePINHistory(ctx context.Context, tx *sql.Tx, schoolID uuid.UUI
 	if len(all) == 0 {
 		return 0, nil
 	}
-	total, err := deleteExpired(ctx, tx, "pin_history", expiredPINHistory, schoolID, before)
+	total, err := deleteWhere(ctx, tx, "pin_history", expiredPINHistory, schoolID, encodeTime(before))
 	if err != nil {
 		return 0, err
 	}

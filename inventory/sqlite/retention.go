@@ -48,14 +48,18 @@ const (
 	expiredEvents = `events.school_id = ?1 AND events.received_at < ?2`
 	// expiredPosture selects snapshots received before the cutoff that
 	// have a newer one of the same device, later in (received_at, id),
-	// the order of the device's pages: each device keeps its latest.
-	// The old ones are a range of posture_snapshots_received (or, device
-	// by device, of posture_snapshots_device_received), the newer one a
-	// range of posture_snapshots_device_received.
+	// the order of the device's pages, received before the start of the
+	// day (?3; any newer one when NULL): each device keeps its latest,
+	// and a snapshot received today changes nothing until tomorrow, so
+	// every purge of a day deletes the same. The old ones are a range of
+	// posture_snapshots_received (or, device by device, of
+	// posture_snapshots_device_received), the newer one a range of
+	// posture_snapshots_device_received.
 	expiredPosture = `posture_snapshots.device_id IN (SELECT id FROM devices WHERE school_id = ?1)
 		AND posture_snapshots.received_at < ?2
 		AND EXISTS (SELECT 1 FROM posture_snapshots AS newer WHERE newer.device_id = posture_snapshots.device_id
-			AND (newer.received_at, newer.id) > (posture_snapshots.received_at, posture_snapshots.id))`
+			AND (newer.received_at, newer.id) > (posture_snapshots.received_at, posture_snapshots.id)
+			AND (?3 IS NULL OR newer.received_at < ?3))`
 	// expiredPINHistory selects old PIN values replaced before the
 	// cutoff.
 	expiredPINHistory = `pin_history.record_id IN (SELECT id FROM pin_records WHERE school_id = ?1)
@@ -66,45 +70,52 @@ const (
 	// planner may read the index.
 	expiredLoans = `loans.school_id = ?1 AND loans.status IN ('returned', 'declined', 'cancelled')
 		AND loans.updated_at < ?2`
-	// expiredLoanEvents selects the history of those loans.
-	expiredLoanEvents = `loan_events.loan_id IN (SELECT loans.id FROM loans WHERE ` + expiredLoans + `)`
 	// expiredAgreements selects the signed agreements of those loans.
 	expiredAgreements = `loan_agreements.loan_id IN (SELECT loans.id FROM loans WHERE ` + expiredLoans + `)`
 )
 
-// expiredTable is a table whose old rows PurgeExpired deletes.
-type expiredTable struct {
+// expiredKind is a kind of record that CountExpired counts as the rows
+// of one table.
+type expiredKind struct {
 	table, where string
-	// cutoff is the cutoff of the table's kind.
+	// cutoff is the cutoff of the kind.
 	cutoff func(c inventory.RetentionCutoffs) time.Time
-	// count is where the table's rows are counted, or nil.
+	// count is where the rows are counted.
 	count func(n *inventory.RetentionCounts) *int
-	// purge deletes the rows, when a plain DELETE does not do.
-	purge func(db *DB, ctx context.Context, tx *sql.Tx, schoolID uuid.UUID, before time.Time) (int, error)
+	// today says that where takes c.Today as ?3.
+	today bool
 }
 
-// expiredTables are the tables PurgeExpired deletes from, in order: a
-// loan's history and agreement before the loan.
-var expiredTables = []expiredTable{
-	{table: "events", where: expiredEvents,
-		cutoff: func(c inventory.RetentionCutoffs) time.Time { return c.USBEvents },
-		count:  func(n *inventory.RetentionCounts) *int { return &n.USBEvents }},
-	{table: "posture_snapshots", where: expiredPosture,
-		cutoff: func(c inventory.RetentionCutoffs) time.Time { return c.Posture },
-		count:  func(n *inventory.RetentionCounts) *int { return &n.Posture }},
-	{table: "pin_history", where: expiredPINHistory,
-		cutoff: func(c inventory.RetentionCutoffs) time.Time { return c.PINHistory },
-		count:  func(n *inventory.RetentionCounts) *int { return &n.PINHistory },
-		purge:  (*DB).purgePINHistory},
-	{table: "loan_events", where: expiredLoanEvents,
-		cutoff: func(c inventory.RetentionCutoffs) time.Time { return c.Loans }},
-	{table: "loan_agreements", where: expiredAgreements,
-		cutoff: func(c inventory.RetentionCutoffs) time.Time { return c.Loans },
-		count:  func(n *inventory.RetentionCounts) *int { return &n.Agreements }},
-	{table: "loans", where: expiredLoans,
-		cutoff: func(c inventory.RetentionCutoffs) time.Time { return c.Loans },
-		count:  func(n *inventory.RetentionCounts) *int { return &n.Loans }},
+// args returns the parameters of k.where for the school and c.
+func (k expiredKind) args(schoolID uuid.UUID, c inventory.RetentionCutoffs) []any {
+	args := []any{schoolID, encodeTime(k.cutoff(c))}
+	if k.today {
+		args = append(args, encodeTime(c.Today))
+	}
+	return args
 }
+
+// The kinds of record PurgeExpired deletes.
+var (
+	expiredEventRows = expiredKind{table: "events", where: expiredEvents,
+		cutoff: func(c inventory.RetentionCutoffs) time.Time { return c.USBEvents },
+		count:  func(n *inventory.RetentionCounts) *int { return &n.USBEvents }}
+	expiredPostureRows = expiredKind{table: "posture_snapshots", where: expiredPosture, today: true,
+		cutoff: func(c inventory.RetentionCutoffs) time.Time { return c.Posture },
+		count:  func(n *inventory.RetentionCounts) *int { return &n.Posture }}
+	expiredPINRows = expiredKind{table: "pin_history", where: expiredPINHistory,
+		cutoff: func(c inventory.RetentionCutoffs) time.Time { return c.PINHistory },
+		count:  func(n *inventory.RetentionCounts) *int { return &n.PINHistory }}
+	expiredLoanRows = expiredKind{table: "loans", where: expiredLoans,
+		cutoff: func(c inventory.RetentionCutoffs) time.Time { return c.Loans },
+		count:  func(n *inventory.RetentionCounts) *int { return &n.Loans }}
+	expiredAgreementRows = expiredKind{table: "loan_agreements", where: expiredAgreements,
+		cutoff: func(c inventory.RetentionCutoffs) time.Time { return c.Loans },
+		count:  func(n *inventory.RetentionCounts) *int { return &n.Agreements }}
+)
+
+// expiredKinds are the kinds CountExpired counts.
+var expiredKinds = []expiredKind{expiredEventRows, expiredPostureRows, expiredPINRows, expiredLoanRows, expiredAgreementRows}
 
 // CountExpired counts the school's records that PurgeExpired with the
 // same cutoffs would delete.
@@ -112,14 +123,13 @@ func (db *DB) CountExpired(ctx context.Context, schoolID uuid.UUID, c inventory.
 	var n inventory.RetentionCounts
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		n = inventory.RetentionCounts{}
-		for _, t := range expiredTables {
-			before := t.cutoff(c)
-			if t.count == nil || before.IsZero() {
+		for _, k := range expiredKinds {
+			if k.cutoff(c).IsZero() {
 				continue
 			}
-			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM `+t.table+` WHERE `+t.where,
-				schoolID, encodeTime(before)).Scan(t.count(&n)); err != nil {
-				return fmt.Errorf("count old %s: %w", t.table, err)
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM `+k.table+` WHERE `+k.where,
+				k.args(schoolID, c)...).Scan(k.count(&n)); err != nil {
+				return fmt.Errorf("count old %s: %w", k.table, err)
 			}
 		}
 		return nil
@@ -133,32 +143,35 @@ func (db *DB) CountExpired(ctx context.Context, schoolID uuid.UUID, c inventory.
 // PurgeExpired deletes, in one transaction, the school's records older
 // than their kind's cutoff (see [inventory.RetentionStore]), logging a
 // "purge" entry in the PIN log for each piece of kit whose old values it
-// deletes. A zero cutoff deletes nothing of its kind. Returns what it
-// deleted.
-func (db *DB) PurgeExpired(ctx context.Context, schoolID uuid.UUID, c inventory.RetentionCutoffs) (inventory.RetentionCounts, error) {
+// deletes. A zero cutoff deletes nothing of its kind. When it deletes
+// anything it appends [inventory.RetentionPurgeEntry] at time at (the
+// store's time when zero) in the same transaction. The pool's single
+// connection serialises purges: of two at once, the second finds
+// nothing. Returns what it deleted; an unknown school has nothing.
+func (db *DB) PurgeExpired(ctx context.Context, schoolID uuid.UUID, c inventory.RetentionCutoffs, at time.Time) (inventory.RetentionCounts, error) {
+	if at.IsZero() {
+		at = db.now()
+	}
 	var n inventory.RetentionCounts
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		n = inventory.RetentionCounts{}
-		return asRetentionPurge(ctx, tx, func() error {
-			for _, t := range expiredTables {
-				before := t.cutoff(c)
-				if before.IsZero() {
-					continue
-				}
-				purge := t.purge
-				if purge == nil {
-					purge = t.delete
-				}
-				m, err := purge(db, ctx, tx, schoolID, before)
-				if err != nil {
-					return err
-				}
-				if t.count != nil {
-					*t.count(&n) = m
-				}
-			}
+		sc, err := findSchoolByID(ctx, tx, schoolID)
+		if inventory.ErrorCode(err) == inventory.ENOTFOUND {
 			return nil
-		})
+		} else if err != nil {
+			return err
+		}
+		if n, err = db.purgeExpired(ctx, tx, schoolID, c); err != nil {
+			return err
+		}
+		if n.Total() == 0 {
+			return nil
+		}
+		e := inventory.RetentionPurgeEntry(sc, n, utc(at))
+		if err := e.Validate(); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, e)
 	})
 	if err != nil {
 		return inventory.RetentionCounts{}, err
@@ -166,16 +179,84 @@ func (db *DB) PurgeExpired(ctx context.Context, schoolID uuid.UUID, c inventory.
 	return n, nil
 }
 
-// delete deletes the school's rows of t older than before and returns
-// how many.
-func (t expiredTable) delete(_ *DB, ctx context.Context, tx *sql.Tx, schoolID uuid.UUID, before time.Time) (int, error) {
-	return deleteExpired(ctx, tx, t.table, t.where, schoolID, before)
+// purgeExpired deletes the school's records older than their kind's
+// cutoff in tx, and returns how many of each kind.
+func (db *DB) purgeExpired(ctx context.Context, tx *sql.Tx, schoolID uuid.UUID, c inventory.RetentionCutoffs) (inventory.RetentionCounts, error) {
+	var n inventory.RetentionCounts
+	err := asRetentionPurge(ctx, tx, func() (err error) {
+		for _, k := range []expiredKind{expiredEventRows, expiredPostureRows} {
+			if k.cutoff(c).IsZero() {
+				continue
+			}
+			if *k.count(&n), err = deleteWhere(ctx, tx, k.table, k.where, k.args(schoolID, c)...); err != nil {
+				return err
+			}
+		}
+		if !c.PINHistory.IsZero() {
+			if n.PINHistory, err = db.purgePINHistory(ctx, tx, schoolID, c.PINHistory); err != nil {
+				return err
+			}
+		}
+		if !c.Loans.IsZero() {
+			if n.Loans, n.Agreements, err = purgeLoans(ctx, tx, schoolID, c.Loans); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return inventory.RetentionCounts{}, err
+	}
+	return n, nil
 }
 
-// deleteExpired deletes the rows of table that where selects for the
-// school and the cutoff before, and returns how many.
-func deleteExpired(ctx context.Context, tx *sql.Tx, table, where string, schoolID uuid.UUID, before time.Time) (int, error) {
-	res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE `+where, schoolID, encodeTime(before))
+// purgeLoans deletes the school's loans that ended before before, with
+// their history and signed agreements, and returns how many loans and
+// agreements it deleted. It reads the loans' IDs once and deletes the
+// three tables' rows by those IDs, so that they are one set of loans.
+func purgeLoans(ctx context.Context, tx *sql.Tx, schoolID uuid.UUID, before time.Time) (loans, agreements int, err error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM loans WHERE `+expiredLoans, schoolID, encodeTime(before))
+	if err != nil {
+		return 0, 0, fmt.Errorf("query old loans: %w", err)
+	}
+	var ids []uuid.UUID
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, 0, fmt.Errorf("scan old loan: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, 0, fmt.Errorf("query old loans: %w", err)
+	}
+	if len(ids) == 0 {
+		return 0, 0, nil
+	}
+	// One parameter, a JSON array, holds any number of IDs.
+	set, err := json.Marshal(ids)
+	if err != nil {
+		return 0, 0, err
+	}
+	const in = ` IN (SELECT value FROM json_each(?))`
+	if _, err := deleteWhere(ctx, tx, "loan_events", `loan_id`+in, string(set)); err != nil {
+		return 0, 0, err
+	}
+	if agreements, err = deleteWhere(ctx, tx, "loan_agreements", `loan_id`+in, string(set)); err != nil {
+		return 0, 0, err
+	}
+	if loans, err = deleteWhere(ctx, tx, "loans", `id`+in, string(set)); err != nil {
+		return 0, 0, err
+	}
+	return loans, agreements, nil
+}
+
+// deleteWhere deletes the rows of table that where selects with args,
+// and returns how many.
+func deleteWhere(ctx context.Context, tx *sql.Tx, table, where string, args ...any) (int, error) {
+	res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE `+where, args...)
 	if err != nil {
 		return 0, fmt.Errorf("purge %s: %w", table, err)
 	}

@@ -29,7 +29,8 @@ func (db *DB) CreateSchool(ctx context.Context, s *inventory.School) error {
 	v.Policy = inventory.DefaultPolicy()       // a new school has the default policy
 	v.Loans = inventory.LoanSettings{}         // and the default loan settings
 	v.PINs = inventory.PINSettings{}           // and PIN settings
-	v.Retention = inventory.DefaultRetention() // and retention periods
+	v.Retention = inventory.DefaultRetention() // and retention periods,
+	v.RetentionSet = false                     // which nobody has saved
 	if err := db.inTx(ctx, func(tx *sql.Tx) error { return createSchool(ctx, tx, &v) }); err != nil {
 		return err
 	}
@@ -129,7 +130,7 @@ func scanSchool(row rowScanner) (*inventory.School, error) {
 	if err != nil {
 		return nil, fmt.Errorf("school %s: %w", s.Slug, err)
 	}
-	s.Retention = r
+	s.Retention, s.RetentionSet = r, retention.Valid // NULL until SetSchoolRetention
 	return &s, nil
 }
 

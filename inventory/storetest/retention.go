@@ -60,6 +60,10 @@ var (
 // allCut are the cutoffs of every kind at retentionCut.
 var allCut = inventory.RetentionCutoffs{USBEvents: retentionCut, Posture: retentionCut, PINHistory: retentionCut, Loans: retentionCut}
 
+// purgeAt is when the retention tests' purges run: the time of the audit
+// entry each appends.
+var purgeAt = retentionCut.Add(20*day + time.Hour)
+
 func (e *env) retentionSet() *retentionSet {
 	e.t.Helper()
 	set := &retentionSet{a: e.staff("a", inventory.LoanSettings{}), b: e.staff("b", inventory.LoanSettings{}),
@@ -244,9 +248,10 @@ func (e *env) countExpired(schoolID uuid.UUID, c inventory.RetentionCutoffs) inv
 	return n
 }
 
+// purgeExpired purges at purgeAt.
 func (e *env) purgeExpired(schoolID uuid.UUID, c inventory.RetentionCutoffs) inventory.RetentionCounts {
 	e.t.Helper()
-	n, err := e.s.PurgeExpired(e.ctx, schoolID, c)
+	n, err := e.s.PurgeExpired(e.ctx, schoolID, c, purgeAt)
 	if err != nil {
 		e.t.Fatalf("PurgeExpired: %v", err)
 	}
@@ -257,6 +262,11 @@ func (e *env) purgeExpired(schoolID uuid.UUID, c inventory.RetentionCutoffs) inv
 func minus(a, b inventory.RetentionCounts) inventory.RetentionCounts {
 	return inventory.RetentionCounts{USBEvents: a.USBEvents - b.USBEvents, Posture: a.Posture - b.Posture,
 		PINHistory: a.PINHistory - b.PINHistory, Loans: a.Loans - b.Loans, Agreements: a.Agreements - b.Agreements}
+}
+
+// plus returns a and b added, kind by kind.
+func plus(a, b inventory.RetentionCounts) inventory.RetentionCounts {
+	return minus(a, minus(inventory.RetentionCounts{}, b))
 }
 
 // purgeAudit calls the store, failing the test on error.
@@ -301,23 +311,36 @@ func (su suite) testRetentionStore(t *testing.T) {
 		e := su.fresh(t)
 		sc := e.school("a")
 		other := e.school("b")
-		equal(t, "periods of a new school", sc.Retention, inventory.DefaultRetention())
+		// Until someone saves them, a school has the default periods,
+		// not set.
+		type stored struct {
+			Retention inventory.Retention
+			Set       bool
+		}
+		storedOf := func(sc *inventory.School) stored { return stored{sc.Retention, sc.RetentionSet} }
+		defaults := stored{inventory.DefaultRetention(), false}
+		equal(t, "periods of a new school", storedOf(sc), defaults)
 		got, err := e.s.FindSchoolByID(e.ctx, sc.ID)
 		do(t, err)
-		equal(t, "stored periods of a new school", got.Retention, inventory.DefaultRetention())
+		equal(t, "stored periods of a new school", storedOf(got), defaults)
 
 		r := inventory.Retention{USBEventDays: 30, PostureDays: 0, PINHistoryDays: 7, AuditDays: 365, LoanDays: 0}
 		do(t, e.s.SetSchoolRetention(e.ctx, sc.ID, r))
 		got, err = e.s.FindSchoolByID(e.ctx, sc.ID)
 		do(t, err)
-		equal(t, "FindSchoolByID", got.Retention, r)
+		equal(t, "FindSchoolByID", storedOf(got), stored{r, true})
 		got, err = e.s.FindSchoolBySlug(e.ctx, "a")
 		do(t, err)
-		equal(t, "FindSchoolBySlug", got.Retention, r)
+		equal(t, "FindSchoolBySlug", storedOf(got), stored{r, true})
 		schools, err := e.s.FindSchools(e.ctx)
 		do(t, err)
-		equal(t, "FindSchools", []inventory.Retention{schools[0].Retention, schools[1].Retention},
-			[]inventory.Retention{r, inventory.DefaultRetention()})
+		equal(t, "FindSchools", []stored{storedOf(schools[0]), storedOf(schools[1])}, []stored{{r, true}, defaults})
+
+		// Saving the defaults sets them: the school has chosen them.
+		do(t, e.s.SetSchoolRetention(e.ctx, other.ID, inventory.DefaultRetention()))
+		got, err = e.s.FindSchoolByID(e.ctx, other.ID)
+		do(t, err)
+		equal(t, "defaults saved", storedOf(got), stored{inventory.DefaultRetention(), true})
 
 		for _, tc := range []struct {
 			name   string
@@ -337,18 +360,18 @@ func (su suite) testRetentionStore(t *testing.T) {
 				wantMessage(t, err, tc.msg)
 				got, err := e.s.FindSchoolByID(e.ctx, sc.ID)
 				do(t, err)
-				equal(t, "periods after a refusal", got.Retention, r)
+				equal(t, "periods after a refusal", storedOf(got), stored{r, true})
 			})
 		}
 		wantCode(t, e.s.SetSchoolRetention(e.ctx, uuid.New(), r), inventory.ENOTFOUND)
 
-		// A new school has the defaults, whatever it is given.
-		c := &inventory.School{Slug: "c", Name: "School c", Retention: r}
+		// A new school has the defaults, not set, whatever it is given.
+		c := &inventory.School{Slug: "c", Name: "School c", Retention: r, RetentionSet: true}
 		do(t, e.s.CreateSchool(e.ctx, c))
-		equal(t, "periods of a new school given some", c.Retention, inventory.DefaultRetention())
+		equal(t, "periods of a new school given some", storedOf(c), defaults)
 		got, err = e.s.FindSchoolByID(e.ctx, c.ID)
 		do(t, err)
-		equal(t, "stored periods of a new school given some", got.Retention, inventory.DefaultRetention())
+		equal(t, "stored periods of a new school given some", storedOf(got), defaults)
 
 		// A stored document that names some kinds only has the defaults
 		// for the others.
@@ -361,7 +384,7 @@ func (su suite) testRetentionStore(t *testing.T) {
 		do(t, err)
 		want := inventory.DefaultRetention()
 		want.USBEventDays = 90
-		equal(t, "periods of a partial document", got.Retention, want)
+		equal(t, "periods of a partial document", storedOf(got), stored{want, true})
 	})
 
 	t.Run("PurgeExpired", func(t *testing.T) {
@@ -593,6 +616,11 @@ func (su suite) testRetentionStore(t *testing.T) {
 		equal(t, "agreement after tampering", got, agreement(open, ts(t0)))
 	})
 
+	t.Run("PurgeExpired/Audited", su.testPurgeAudited)
+	t.Run("PurgeExpired/RollsBack", su.testPurgeRollsBack)
+	t.Run("PurgeExpired/Concurrent", su.testPurgeConcurrent)
+	t.Run("PurgeExpired/PostureToday", su.testPurgePostureToday)
+
 	t.Run("PurgeAudit", func(t *testing.T) {
 		e := su.fresh(t)
 		var in []*inventory.AuditEntry
@@ -777,4 +805,349 @@ func (su suite) testRetentionStore(t *testing.T) {
 		equal(t, "last Seq", all[len(all)-1].Seq, appenders*each+purged)
 		equal(t, "entries kept", int64(len(all)), all[len(all)-1].Seq-anchor.Seq)
 	})
+}
+
+// chained returns e as a store appends it after prev (nil for the first
+// entry): with the next Seq, prev's hash and its own.
+func chained(e *inventory.AuditEntry, prev *inventory.AuditEntry) *inventory.AuditEntry {
+	e.Seq, e.PrevHash, e.At = 1, nil, ts(e.At)
+	if prev != nil {
+		e.Seq, e.PrevHash = prev.Seq+1, prev.Hash
+	}
+	e.Hash = e.ComputeHash()
+	return e
+}
+
+// last returns the last of all, or nil.
+func last[T any](all []*T) *T {
+	if len(all) == 0 {
+		return nil
+	}
+	return all[len(all)-1]
+}
+
+// wantRetentionPurge fails the test unless got is the entry a purge of
+// sc that deleted n appends, after prev.
+func wantRetentionPurge(t *testing.T, got *inventory.AuditEntry, sc *inventory.School, n inventory.RetentionCounts, at time.Time, prev *inventory.AuditEntry) {
+	t.Helper()
+	if got.Action != inventory.AuditActionRetentionPurge || got.Actor != "system" || got.ActorID != uuid.Nil ||
+		got.SchoolID != sc.ID || got.Record != "school/"+sc.Slug || !strings.HasSuffix(got.Detail, ": "+n.String()) {
+		t.Errorf("purge entry %s, want a %s by system of %s naming %q", dump(got), inventory.AuditActionRetentionPurge, sc.Slug, n.String())
+	}
+	equal(t, "purge entry", got, chained(inventory.RetentionPurgeEntry(sc, n, at), prev))
+}
+
+// testPurgeAudited checks that a purge that deletes anything appends one
+// retention.purge entry, chained as any other, and that one that
+// deletes nothing appends none.
+func (su suite) testPurgeAudited(t *testing.T) {
+	schoolA := func(set *retentionSet) *inventory.School { return set.a.school }
+	schoolB := func(set *retentionSet) *inventory.School { return set.b.school }
+	early := t0.Add(-day)
+	for _, tc := range []struct {
+		name   string
+		school func(set *retentionSet) *inventory.School // nil: a school not in the store
+		c      inventory.RetentionCutoffs
+		want   inventory.RetentionCounts
+	}{
+		{"All", schoolA, allCut, wantA},
+		{"PINHistory", schoolA, inventory.RetentionCutoffs{PINHistory: retentionCut}, inventory.RetentionCounts{PINHistory: 3}},
+		{"Loans", schoolA, inventory.RetentionCutoffs{Loans: retentionCut}, inventory.RetentionCounts{Loans: 3, Agreements: 2}},
+		{"OtherSchool", schoolB, allCut, wantB},
+		{"NoCutoff", schoolA, inventory.RetentionCutoffs{}, inventory.RetentionCounts{}},
+		{"NothingOld", schoolA, inventory.RetentionCutoffs{USBEvents: early, Posture: early, PINHistory: early, Loans: early},
+			inventory.RetentionCounts{}},
+		{"UnknownSchool", nil, allCut, inventory.RetentionCounts{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := su.fresh(t)
+			set := e.retentionSet()
+			id := uuid.New()
+			var sc *inventory.School
+			if tc.school != nil {
+				sc = tc.school(set)
+				id = sc.ID
+			}
+			before := e.walkAudit()
+			equal(t, "PurgeExpired", e.purgeExpired(id, tc.c), tc.want)
+			all := e.walkAudit()
+			if tc.want.Total() == 0 {
+				equal(t, "entries after purging nothing", all, before)
+				return
+			}
+			equal(t, "entries appended", len(all)-len(before), 1)
+			wantRetentionPurge(t, last(all), sc, tc.want, purgeAt, last(before))
+			e.verifyAudit(int64(len(all)))
+
+			// A second purge finds nothing and appends nothing.
+			equal(t, "PurgeExpired again", e.purgeExpired(id, tc.c), inventory.RetentionCounts{})
+			equal(t, "entries after a second purge", e.walkAudit(), all)
+		})
+	}
+
+	t.Run("StoreTime", func(t *testing.T) {
+		// A zero time is the store's current time.
+		e := su.fresh(t)
+		set := e.retentionSet()
+		from := time.Now().Add(-time.Second)
+		n, err := e.s.PurgeExpired(e.ctx, set.a.school.ID, allCut, time.Time{})
+		do(t, err)
+		equal(t, "PurgeExpired", n, wantA)
+		all := e.walkAudit()
+		got := last(all)
+		if got == nil || got.At.Before(from) || got.At.After(time.Now()) {
+			t.Fatalf("purge entry %s, want one written at the store's time, after %v", dump(got), from)
+		}
+		wantRetentionPurge(t, got, set.a.school, wantA, got.At, last(all[:len(all)-1]))
+		e.verifyAudit(int64(len(all)))
+	})
+}
+
+// retentionState is what a purge of a retentionSet may change, as the
+// store holds it.
+type retentionState struct {
+	Expired    []inventory.RetentionCounts // of a and b at allCut
+	Events     [][]uuid.UUID               // of a and b
+	Snapshots  map[uuid.UUID][]uuid.UUID
+	PINHistory map[uuid.UUID][]*inventory.PINHistory
+	PINLog     []*inventory.PINLogEntry
+	Loans      []*inventory.Loan
+	LoanEvents map[uuid.UUID][]*inventory.LoanEvent
+	Agreements map[uuid.UUID]*inventory.SignedAgreement
+	Audit      []*inventory.AuditEntry
+}
+
+// retentionState reads what a purge of set may change.
+func (e *env) retentionState(set *retentionSet) *retentionState {
+	e.t.Helper()
+	a, b := set.a.school.ID, set.b.school.ID
+	st := &retentionState{
+		Expired:    []inventory.RetentionCounts{e.countExpired(a, allCut), e.countExpired(b, allCut)},
+		Events:     [][]uuid.UUID{e.eventIDs(a), e.eventIDs(b)},
+		Snapshots:  map[uuid.UUID][]uuid.UUID{},
+		PINHistory: map[uuid.UUID][]*inventory.PINHistory{},
+		PINLog:     e.pinLog(inventory.PINLogFilter{}),
+		LoanEvents: map[uuid.UUID][]*inventory.LoanEvent{},
+		Agreements: map[uuid.UUID]*inventory.SignedAgreement{},
+		Audit:      e.walkAudit(),
+	}
+	for id := range set.snapshots {
+		st.Snapshots[id] = e.snapshotIDs(id)
+	}
+	for _, r := range []*inventory.PINRecord{set.pinA, set.pinA2, set.pinB} {
+		st.PINHistory[r.ID] = e.pinHistory(r.ID)
+	}
+	for _, l := range slices.Concat(set.open, set.ended, []*inventory.Loan{set.endedLate, set.theirLoan}) {
+		st.Loans = append(st.Loans, e.findLoan(l.ID))
+		evs, err := e.s.FindLoanEvents(e.ctx, l.ID, uuid.Nil)
+		if err != nil {
+			e.t.Fatalf("FindLoanEvents: %v", err)
+		}
+		st.LoanEvents[l.ID] = evs
+		if !l.SignedAt.IsZero() {
+			ag, err := e.s.FindAgreement(e.ctx, l.ID)
+			if err != nil {
+				e.t.Fatalf("FindAgreement: %v", err)
+			}
+			st.Agreements[l.ID] = ag
+		}
+	}
+	return st
+}
+
+// raw returns the store as a RawExecer, failing the test if it is not one.
+func (e *env) raw(why string) RawExecer {
+	e.t.Helper()
+	raw, ok := e.s.(RawExecer)
+	if !ok {
+		e.t.Fatalf("%T does not implement storetest.RawExecer, so the suite cannot %s", e.s, why)
+	}
+	return raw
+}
+
+// dialect returns the SQL dialect of the store's database, "sqlite" or
+// "postgres", for the few tests whose SQL cannot be written for both. It
+// asks the database: only SQLite has sqlite_version(), and only
+// PostgreSQL pg_backend_pid().
+func (e *env) dialect(raw RawExecer) string {
+	e.t.Helper()
+	switch {
+	case raw.ExecRaw(e.ctx, `SELECT sqlite_version()`) == nil:
+		return "sqlite"
+	case raw.ExecRaw(e.ctx, `SELECT pg_backend_pid()`) == nil:
+		return "postgres"
+	}
+	e.t.Fatalf("%T: the database is neither SQLite nor PostgreSQL", e.s)
+	return ""
+}
+
+// failMessage is the error of the trigger failingTrigger makes.
+const failMessage = "rollcall test: this statement fails"
+
+// failingTrigger returns SQL, in the dialect of the store's database,
+// that makes every event (INSERT, DELETE) of a row of table fail with
+// failMessage, and SQL that undoes it.
+func (e *env) failingTrigger(raw RawExecer, table, event string) (create, drop string) {
+	e.t.Helper()
+	if e.dialect(raw) == "sqlite" {
+		return `CREATE TRIGGER rollcall_test_fail BEFORE ` + event + ` ON ` + table +
+				` BEGIN SELECT RAISE(ABORT, '` + failMessage + `'); END`,
+			`DROP TRIGGER rollcall_test_fail`
+	}
+	return `CREATE FUNCTION rollcall_test_fail() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN RAISE EXCEPTION '` + failMessage + `'; END;
+		$$;
+		CREATE TRIGGER rollcall_test_fail BEFORE ` + event + ` ON ` + table + ` FOR EACH ROW EXECUTE FUNCTION rollcall_test_fail()`,
+		`DROP TRIGGER rollcall_test_fail ON ` + table + `; DROP FUNCTION rollcall_test_fail()`
+}
+
+// testPurgeRollsBack checks that a purge that fails part way deletes
+// nothing, appends nothing, and leaves nothing behind that lets a
+// signed agreement be deleted.
+func (su suite) testPurgeRollsBack(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		table, event string // what fails
+	}{
+		// After the loans' history and agreements are deleted.
+		{"DeletingLoans", "loans", "DELETE"},
+		// After everything is deleted.
+		{"AppendingAudit", "audit_log", "INSERT"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := su.fresh(t)
+			set := e.retentionSet()
+			raw := e.raw("make a purge fail")
+			create, drop := e.failingTrigger(raw, tc.table, tc.event)
+			kept := e.retentionState(set)
+			equal(t, "CountExpired before", kept.Expired, []inventory.RetentionCounts{wantA, wantB})
+
+			do(t, raw.ExecRaw(e.ctx, create))
+			n, err := e.s.PurgeExpired(e.ctx, set.a.school.ID, allCut, purgeAt)
+			if err == nil || !strings.Contains(err.Error(), failMessage) {
+				t.Fatalf("PurgeExpired with %s %s failing = %+v, %v; want the trigger's error", tc.event, tc.table, n, err)
+			}
+			equal(t, "counts of a failed purge", n, inventory.RetentionCounts{})
+			equal(t, "records after a failed purge", e.retentionState(set), kept)
+
+			// The mark that let the purge delete agreements went with it.
+			for _, l := range set.ended {
+				if l.SignedAt.IsZero() {
+					continue
+				}
+				q := `DELETE FROM loan_agreements WHERE loan_id = '` + l.ID.String() + `'`
+				if err := raw.ExecRaw(e.ctx, q); err == nil || !strings.Contains(err.Error(), "signed agreements never change") {
+					t.Errorf("after a failed purge: %s: error %v, want the trigger's refusal", q, err)
+				}
+			}
+
+			// Once nothing fails, the same purge goes through.
+			do(t, raw.ExecRaw(e.ctx, drop))
+			equal(t, "PurgeExpired once nothing fails", e.purgeExpired(set.a.school.ID, allCut), wantA)
+			all := e.walkAudit()
+			equal(t, "entries appended", len(all)-len(kept.Audit), 1)
+			wantRetentionPurge(t, last(all), set.a.school, wantA, purgeAt, last(kept.Audit))
+			e.verifyAudit(int64(len(all)))
+		})
+	}
+}
+
+// testPurgeConcurrent checks that purges of one school from many
+// goroutines (on PostgreSQL, many connections, as from several
+// replicas) take turns: between them they delete what one purge
+// deletes, and one of them appends an entry.
+func (su suite) testPurgeConcurrent(t *testing.T) {
+	e := su.fresh(t)
+	set := e.retentionSet()
+	schools := []*inventory.School{set.a.school, set.b.school}
+	want := []inventory.RetentionCounts{wantA, wantB}
+	pinLogged := len(e.pinLog(inventory.PINLogFilter{}))
+	const each = 4
+	got := make([][each]inventory.RetentionCounts, len(schools))
+	var wg sync.WaitGroup
+	for i, sc := range schools {
+		for j := range each {
+			wg.Go(func() {
+				n, err := e.s.PurgeExpired(e.ctx, sc.ID, allCut, purgeAt)
+				if err != nil {
+					t.Errorf("PurgeExpired(%s): %v", sc.Slug, err)
+					return
+				}
+				got[i][j] = n
+			})
+		}
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	for i, sc := range schools {
+		var total inventory.RetentionCounts
+		deleted := 0
+		for _, n := range got[i] {
+			total = plus(total, n)
+			if n.Total() > 0 {
+				deleted++
+			}
+		}
+		equal(t, "deleted from "+sc.Slug, total, want[i])
+		equal(t, "purges of "+sc.Slug+" that deleted anything", deleted, 1)
+		entries, err := e.s.FindAudit(e.ctx, inventory.AuditFilter{SchoolIDs: []uuid.UUID{sc.ID}, Action: inventory.AuditActionRetentionPurge})
+		do(t, err)
+		equal(t, "purge entries of "+sc.Slug, len(entries), 1)
+		equal(t, "purge entry's detail", entries[0].Detail, inventory.RetentionPurgeEntry(sc, want[i], purgeAt).Detail)
+		equal(t, "CountExpired of "+sc.Slug+" after", e.countExpired(sc.ID, allCut), inventory.RetentionCounts{})
+	}
+	// One PIN log entry for each piece of kit whose values went: a's two,
+	// b's one.
+	equal(t, "PIN log entries added", len(e.pinLog(inventory.PINLogFilter{}))-pinLogged, 3)
+	e.verifyAudit(int64(len(e.walkAudit())))
+}
+
+// testPurgePostureToday checks that an old snapshot goes only once its
+// device has a newer one received before the start of the purge's day:
+// what a day's purges delete is fixed when the day starts, and a
+// snapshot received during the day changes nothing until the next.
+func (su suite) testPurgePostureToday(t *testing.T) {
+	today := time.Date(2025, 9, 21, 0, 0, 0, 0, time.UTC) // twenty days after t0
+	periods := inventory.Retention{PostureDays: 10}
+	for _, tc := range []struct {
+		name string
+		at   time.Time // when the device's second snapshot arrives
+		// The old snapshots that go with today's cutoffs, and with
+		// tomorrow's.
+		today, tomorrow int
+	}{
+		{"Yesterday", today.Add(-time.Hour), 1, 0},
+		{"AtStartOfToday", today, 0, 1},
+		{"Today", today.Add(15 * time.Hour), 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := su.fresh(t)
+			sc := e.school("a")
+			d, _ := e.enroll(e.token(sc.ID, 1), "SN1") // its first snapshot, at t0
+			equal(t, "snapshots at enrolment", len(e.snapshotIDs(d.ID)), 1)
+			r := report(d.Serial)
+			do(t, e.s.RecordCheckIn(e.ctx, inventory.CheckIn{DeviceID: d.ID, Hash: hashOf(r), Report: &r, At: tc.at}))
+			all := e.snapshotIDs(d.ID) // newest first
+			equal(t, "snapshots after the check-in", len(all), 2)
+
+			c := periods.Cutoffs(today.Add(9 * time.Hour))
+			equal(t, "today's cutoffs", c, inventory.RetentionCutoffs{Posture: today.AddDate(0, 0, -10), Today: today})
+			// Without a day, any newer snapshot will do.
+			equal(t, "CountExpired with no day", e.countExpired(sc.ID, inventory.RetentionCutoffs{Posture: c.Posture}),
+				inventory.RetentionCounts{Posture: 1})
+			equal(t, "CountExpired today", e.countExpired(sc.ID, c), inventory.RetentionCounts{Posture: tc.today})
+			equal(t, "PurgeExpired today", e.purgeExpired(sc.ID, c), inventory.RetentionCounts{Posture: tc.today})
+			equal(t, "snapshots after today's purge", e.snapshotIDs(d.ID), all[:len(all)-tc.today])
+
+			next := periods.Cutoffs(today.Add(day + 9*time.Hour))
+			equal(t, "CountExpired tomorrow", e.countExpired(sc.ID, next), inventory.RetentionCounts{Posture: tc.tomorrow})
+			equal(t, "PurgeExpired tomorrow", e.purgeExpired(sc.ID, next), inventory.RetentionCounts{Posture: tc.tomorrow})
+			equal(t, "snapshots after tomorrow's purge", e.snapshotIDs(d.ID), all[:1])
+			latest, err := e.s.FindLatestPosture(e.ctx, d.ID)
+			do(t, err)
+			equal(t, "latest posture", latest.ID, all[0])
+		})
+	}
 }

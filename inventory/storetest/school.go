@@ -178,7 +178,7 @@ func (su suite) testSchoolStore(t *testing.T) {
 		want := *s
 		want.CreatedAt = ts(t0)
 		want.Policy = inventory.DefaultPolicy()
-		want.Retention = inventory.DefaultRetention()
+		want.Retention, want.RetentionSet = inventory.DefaultRetention(), false // nobody saved periods
 		if err := e.s.CreateSchool(e.ctx, s); err != nil {
 			t.Fatal(err)
 		}

@@ -153,6 +153,21 @@ func TestLoanInBrowser(t *testing.T) {
 		t.Fatalf("agreement editor: %v", err)
 	}
 	screenshot(t, c, "agreement-editor.png")
+	// The retention page, previewing a shorter period for USB events.
+	err = chromedp.Do(c,
+		chromedp.Navigate(base+"/retention"),
+		chromedp.WaitVisible(`[data-testid=not-in-force]`),
+		chromedp.SetValue(`input[name=usb_events]`, "180"),
+		chromedp.Click(`button[name=preview]`),
+		chromedp.WaitVisible(`[data-testid=preview]`),
+	)
+	if err != nil {
+		t.Fatalf("retention preview: %v\n%s", err, text(t, c, "main"))
+	}
+	if got := text(t, c, `[data-testid=preview]`); !strings.Contains(got, "Saving them deletes nothing more") {
+		t.Errorf("retention preview says %q", got)
+	}
+	screenshot(t, c, "retention.png")
 	chromeSignOut(t, c)
 	approved := mailTo(t, h.mail, "zoe@school.example", "approved")
 	if !strings.Contains(approved.Body, loanPath) {

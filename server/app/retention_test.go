@@ -21,6 +21,7 @@ import (
 // retentionState is the part of the API's retention answer the tests read.
 type retentionState struct {
 	Retention inventory.Retention       `json:"retention"`
+	InForce   bool                      `json:"in_force"`
 	Due       inventory.RetentionCounts `json:"due"`
 	DueAudit  int64                     `json:"due_audit_entries"`
 	AuditDays int                       `json:"audit_days_applied"`
@@ -45,12 +46,12 @@ func TestRetention(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if school.Retention != inventory.DefaultRetention() {
-			t.Fatalf("a new school keeps records for %+v, want the defaults", school.Retention)
+		if school.Retention != inventory.DefaultRetention() || school.RetentionSet {
+			t.Fatalf("a new school keeps records for %+v (set %v), want the defaults, not yet in force", school.Retention, school.RetentionSet)
 		}
 
-		// A laptop with two postures, USB events 200 days old and 10
-		// days old, a PIN changed once, and a loan that ended.
+		// A laptop with two postures, USB events 200, 60 and 10 days
+		// old, a PIN changed once, and a loan that ended.
 		id := enroll(t, h.token(t, 1, time.Hour), "SN-KEEP")
 		dev := deviceBySerial(t, h, "SN-KEEP")
 		rep, _ := report("SN-KEEP", "LAPTOP-KEEP")
@@ -71,6 +72,7 @@ func TestRetention(t *testing.T) {
 			}
 		}
 		usb(3, time.Now().AddDate(0, 0, -200))
+		usb(2, time.Now().AddDate(0, 0, -60))
 		usb(2, time.Now().AddDate(0, 0, -10))
 		laptop, err := store.FindAssetByDevice(ctx, dev.ID)
 		if err != nil {
@@ -92,42 +94,55 @@ func TestRetention(t *testing.T) {
 		var before struct{ Items []json.RawMessage }
 		h.get(t, "/api/v1/devices/"+dev.ID.String()+"/posture-history", tech, &before)
 
-		// The page shows the periods and nothing due.
+		// Until the headteacher saves the periods, the sweep deletes
+		// nothing for its age, and the page says so.
+		h.app.SweepOnce(ctx, time.Now())
+		if n := countEvents(t, h, dev.ID); n != 7 {
+			t.Errorf("the sweep deleted events before any period was saved: %d left of 7", n)
+		}
 		b := newBrowser(t, h)
 		b.signIn("head@school.example", headPW)
 		st, _, page := b.do("GET", "/retention", nil)
-		if st != http.StatusOK || !strings.Contains(page, `name="usb_events" min="0" max="36500" value="365"`) || dueOf(page) != "0" {
+		if st != http.StatusOK || !strings.Contains(page, `name="usb_events" min="0" max="36500" value="365"`) || dueOf(page) != "0" || !strings.Contains(page, "Not in force yet") {
 			t.Fatalf("retention page = %d, due %q:\n%.3000s", st, dueOf(page), page)
 		}
 		// A preview of 100 days says the 3 old events would go, and saves nothing.
 		form := url.Values{"school": {"default"}, "usb_events": {"100"}, "posture_history": {"365"}, "pin_history": {"90"}, "audit_log": {"2190"}, "loans": {"2190"}, "preview": {"1"}}
 		st, _, page = b.do("GET", "/retention?"+form.Encode(), nil)
-		if st != http.StatusOK || dueOf(page) != "3" || !strings.Contains(page, "Saving them deletes <strong>3</strong> records") {
+		if st != http.StatusOK || dueOf(page) != "3" || !strings.Contains(page, "Saving them deletes <strong>3</strong> more records within 5 minutes: 3 USB events.") {
 			t.Errorf("preview = %d, due %q:\n%.3000s", st, dueOf(page), page)
 		}
 		form.Del("preview")
 		form.Del("school")
 		// Saving without the confirmation is refused, naming what would go.
 		st, _, page = b.post("/retention/default", form)
-		if st != http.StatusBadRequest || !strings.Contains(page, "3 USB events") || !strings.Contains(page, `name="confirm"`) {
+		if st != http.StatusBadRequest || !strings.Contains(page, "3 USB events") || !strings.Contains(page, `name="confirm"`) ||
+			!strings.Contains(page, `name="confirm_for" value="100,365,90,2190,2190"`) {
 			t.Errorf("save without confirming = %d:\n%.3000s", st, page)
+		}
+		// A box ticked for 100 days does not confirm 30.
+		shorter := url.Values{"usb_events": {"30"}, "posture_history": {"365"}, "pin_history": {"90"}, "audit_log": {"2190"}, "loans": {"2190"},
+			"confirm": {"on"}, "confirm_for": {"100,365,90,2190,2190"}}
+		if st, _, page = b.post("/retention/default", shorter); st != http.StatusBadRequest || !strings.Contains(page, "5 USB events") || !strings.Contains(page, `value="30"`) {
+			t.Errorf("save 30 days confirmed for 100 = %d:\n%.3000s", st, page)
 		}
 		// A period out of range is refused by name.
 		bad := url.Values{"usb_events": {"7"}, "posture_history": {"365"}, "pin_history": {"90"}, "audit_log": {"2190"}, "loans": {"2190"}}
 		if st, _, page = b.post("/retention/default", bad); st != http.StatusBadRequest || !strings.Contains(page, "USB events: 7 days is outside 30 to 36500") {
 			t.Errorf("save 7 days = %d:\n%.3000s", st, page)
 		}
-		if sc, _ := store.FindSchoolByID(ctx, school.ID); sc.Retention != inventory.DefaultRetention() {
-			t.Fatalf("refused saves changed the periods to %+v", sc.Retention)
+		if sc, _ := store.FindSchoolByID(ctx, school.ID); sc.Retention != inventory.DefaultRetention() || sc.RetentionSet {
+			t.Fatalf("refused saves changed the periods to %+v (set %v)", sc.Retention, sc.RetentionSet)
 		}
 		form.Set("confirm", "on")
+		form.Set("confirm_for", "100,365,90,2190,2190")
 		if st, loc, page := b.post("/retention/default", form); st != http.StatusSeeOther || !strings.Contains(loc, "done=saved") {
 			t.Fatalf("save confirmed = %d to %q:\n%.2000s", st, loc, page)
 		}
-		if sc, _ := store.FindSchoolByID(ctx, school.ID); sc.Retention.USBEventDays != 100 {
-			t.Fatalf("saved periods are %+v", sc.Retention)
+		if sc, _ := store.FindSchoolByID(ctx, school.ID); sc.Retention.USBEventDays != 100 || !sc.RetentionSet {
+			t.Fatalf("saved periods are %+v (set %v)", sc.Retention, sc.RetentionSet)
 		}
-		if e := lastAudit(t, h, "retention.change"); e == nil || e.Actor != "head@school.example" || e.Detail != "USB events 365 days → 100 days" {
+		if e := lastAudit(t, h, "retention.change"); e == nil || e.Actor != "head@school.example" || !strings.HasPrefix(e.Detail, "periods set, so the purge starts: USB events 100 days; Posture history 365 days;") {
 			t.Errorf("audit entry of the change = %+v", e)
 		}
 
@@ -135,13 +150,14 @@ func TestRetention(t *testing.T) {
 		// headteacher's change is refused without "confirm" and for an
 		// unknown field or a period never kept for ever.
 		var ret retentionState
-		if st := h.callJSON(t, "GET", "/api/v1/schools/default/retention", tech, nil, &ret); st != http.StatusOK || ret.Retention.USBEventDays != 100 || ret.Due.USBEvents != 3 || ret.AuditDays != 2190 {
+		if st := h.callJSON(t, "GET", "/api/v1/schools/default/retention", tech, nil, &ret); st != http.StatusOK || ret.Retention.USBEventDays != 100 || ret.Due.USBEvents != 3 || ret.AuditDays != 2190 || !ret.InForce {
 			t.Errorf("GET retention = %d %+v", st, ret)
 		}
-		st, raw := h.call(t, "PUT", "/api/v1/schools/default/retention", tech, "application/json", []byte(`{"usb_events": 90}`))
+		st, raw := h.call(t, "PUT", "/api/v1/schools/default/retention", tech, "application/json", []byte(`{"usb_events": 30}`))
 		wantRefused(t, "a technician's change", st, raw, http.StatusForbidden, "headteacher")
-		st, raw = h.call(t, "PUT", "/api/v1/schools/default/retention", head, "application/json", []byte(`{"usb_events": 90}`))
-		wantRefused(t, "a change without confirm", st, raw, http.StatusConflict, "3 USB events")
+		// 30 days adds the two 60-day-old events to the three already due.
+		st, raw = h.call(t, "PUT", "/api/v1/schools/default/retention", head, "application/json", []byte(`{"usb_events": 30}`))
+		wantRefused(t, "a change without confirm", st, raw, http.StatusConflict, "deletes 2 more records, older than them, within 5 minutes: 2 USB events")
 		st, raw = h.call(t, "PUT", "/api/v1/schools/default/retention", head, "application/json", []byte(`{"pin_history": 0}`))
 		wantRefused(t, "old PINs for ever", st, raw, http.StatusBadRequest, "Old PIN values")
 		st, raw = h.call(t, "PUT", "/api/v1/schools/default/retention", head, "application/json", []byte(`{"usb_event": 90}`))
@@ -153,8 +169,8 @@ func TestRetention(t *testing.T) {
 		// The sweep deletes the 3 old events, once, and says so.
 		h.app.SweepOnce(ctx, time.Now())
 		h.app.SweepOnce(ctx, time.Now())
-		if n := countEvents(t, h, dev.ID); n != 2 {
-			t.Errorf("%d USB events left, want the 2 recent ones", n)
+		if n := countEvents(t, h, dev.ID); n != 4 {
+			t.Errorf("%d USB events left, want the 4 younger than 100 days", n)
 		}
 		purges := auditOf(t, h, inventory.AuditActionRetentionPurge)
 		if len(purges) != 1 || purges[0].Detail != "deleted at the end of their retention periods: 3 USB events" || purges[0].SchoolID != school.ID {
@@ -201,7 +217,7 @@ func TestRetention(t *testing.T) {
 		}
 		all := auditOf(t, h, "")
 		if len(all) != 2 || all[0].Action != inventory.AuditActionRetentionPurge || all[1].Action != inventory.AuditActionPurge ||
-			!strings.Contains(all[0].Detail, "2 USB events") || !strings.Contains(all[0].Detail, "1 old PIN value, 1 ended loan, 1 signed agreement") {
+			!strings.Contains(all[0].Detail, "4 USB events") || !strings.Contains(all[0].Detail, "1 old PIN value, 1 ended loan, 1 signed agreement") {
 			t.Errorf("audit log after 7 years = %s", dumpAudit(all))
 		}
 		n, err := inventory.VerifyAudit(ctx, store)

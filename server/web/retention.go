@@ -42,61 +42,117 @@ type retentionPage struct {
 	CanEdit bool
 	// Previewing says the rows show periods typed in, not saved.
 	Previewing bool
-	Due        inventory.RetentionCounts
-	DueAudit   int64
+	// Due and DueAudit count what the next purge deletes under the
+	// periods shown; Extra and ExtraAudit what of that saving them adds
+	// to what it deletes under the periods in force.
+	Due, Extra           inventory.RetentionCounts
+	DueAudit, ExtraAudit int64
 	// AuditDays is the audit period that applies on this server, the
 	// longest of every school's (0: for ever), with the rows' periods.
 	AuditDays int
 	Schoolful bool // more than one school shares the audit log
 	Anchor    inventory.AuditAnchor
 	Purges    []*inventory.AuditEntry // the school's latest purges
-	// Confirm asks to tick the box that agrees to the deletion.
-	Confirm bool
-	Error   string
+	// Confirm asks to tick the box that agrees to the deletion of the
+	// Extra records, for the periods in ConfirmFor.
+	Confirm    bool
+	ConfirmFor string
+	Error      string
 }
 
-// DueTotal is how many records the next purge deletes at the periods
-// shown.
-func (p retentionPage) DueTotal() int64 { return int64(p.Due.Total()) + p.DueAudit }
+// ExtraTotal is how many records saving the periods shown adds to what
+// the next purge deletes.
+func (p retentionPage) ExtraTotal() int64 { return int64(p.Extra.Total()) + p.ExtraAudit }
 
-// retentionDue counts what the next purge would delete if the school kept
-// records for r: its own records, and the audit entries older than the
-// period that would then apply to the whole server's log. It returns the
-// audit period too.
-func (s *server) retentionDue(ctx context.Context, sc *inventory.School, r inventory.Retention) (inventory.RetentionCounts, int64, int, error) {
-	now := s.now()
-	c, err := s.store.CountExpired(ctx, sc.ID, r.Cutoffs(now))
-	if err != nil {
-		return c, 0, 0, err
+// retentionDue is what the next purge deletes under some periods, and
+// what of that a change to them adds.
+type retentionDue struct {
+	Due, Extra           inventory.RetentionCounts
+	DueAudit, ExtraAudit int64
+	AuditDays            int // the audit period that would apply to the whole log
+}
+
+// what says in words what the change adds: "3 USB events, 12 audit
+// entries".
+func (d retentionDue) what() string {
+	var what []string
+	if d.Extra.Total() > 0 {
+		what = append(what, d.Extra.String())
 	}
+	if d.ExtraAudit > 0 {
+		what = append(what, strconv.FormatInt(d.ExtraAudit, 10)+" audit entries")
+	}
+	return strings.Join(what, ", ")
+}
+
+// extraTotal is how many records the change adds to the next purge.
+func (d retentionDue) extraTotal() int64 { return int64(d.Extra.Total()) + d.ExtraAudit }
+
+// retentionDue counts what the next purge would delete if the school's
+// periods were saved as r: its own records, and the audit entries older
+// than the period that would then apply to the whole server's log; and
+// what of that is more than it deletes under the periods in force.
+func (s *server) retentionDue(ctx context.Context, sc *inventory.School, r inventory.Retention) (retentionDue, error) {
+	var d retentionDue
+	now := s.now()
+	cur, err := s.store.CountExpired(ctx, sc.ID, sc.RetentionCutoffs(now))
+	if err != nil {
+		return d, err
+	}
+	if d.Due, err = s.store.CountExpired(ctx, sc.ID, r.Cutoffs(now)); err != nil {
+		return d, err
+	}
+	d.Extra = d.Due.Extra(cur)
 	all, err := s.store.FindSchools(ctx)
 	if err != nil {
-		return c, 0, 0, err
+		return d, err
 	}
+	next := make([]*inventory.School, len(all))
 	for i, o := range all {
+		next[i] = o
 		if o.ID == sc.ID {
-			o := *o
-			o.Retention = r
-			all[i] = &o
+			saved := *o
+			saved.Retention, saved.RetentionSet = r, true
+			next[i] = &saved
 		}
 	}
-	var audit int64
-	if before := inventory.AuditCutoff(all, now); !before.IsZero() {
-		if audit, err = s.store.CountAuditBefore(ctx, before); err != nil {
-			return c, 0, 0, err
+	countAudit := func(schools []*inventory.School) (int64, error) {
+		before := inventory.AuditCutoff(schools, now)
+		if before.IsZero() {
+			return 0, nil
 		}
+		return s.store.CountAuditBefore(ctx, before)
 	}
-	return c, audit, inventory.AuditDaysApplied(all), nil
+	curAudit, err := countAudit(all)
+	if err != nil {
+		return d, err
+	}
+	if d.DueAudit, err = countAudit(next); err != nil {
+		return d, err
+	}
+	d.ExtraAudit = max(0, d.DueAudit-curAudit)
+	d.AuditDays = inventory.AuditDaysApplied(next)
+	return d, nil
+}
+
+// confirmKey names a set of periods, so that a confirmation given for
+// the deletions of one set is not taken for another.
+func confirmKey(r inventory.Retention) string {
+	parts := make([]string, len(inventory.RetentionKinds))
+	for i, k := range inventory.RetentionKinds {
+		parts[i] = strconv.Itoa(k.Days(r))
+	}
+	return strings.Join(parts, ",")
 }
 
 // retentionPageFor fills the page of school sc showing the periods r.
 func (s *server) retentionPageFor(ctx context.Context, schools []*inventory.School, sc *inventory.School, r inventory.Retention) (retentionPage, error) {
 	p := retentionPage{Schools: schools, School: sc, CanEdit: viewerOf(ctx).holds(sc.ID, retentionEditors...), Previewing: r != sc.Retention}
-	var err error
-	p.Due, p.DueAudit, p.AuditDays, err = s.retentionDue(ctx, sc, r)
+	d, err := s.retentionDue(ctx, sc, r)
 	if err != nil {
 		return p, err
 	}
+	p.Due, p.Extra, p.DueAudit, p.ExtraAudit, p.AuditDays = d.Due, d.Extra, d.DueAudit, d.ExtraAudit, d.AuditDays
 	for _, k := range inventory.RetentionKinds {
 		row := retentionRow{Kind: k, Days: k.Days(r), Stored: k.Days(sc.Retention)}
 		switch k.Name {
@@ -194,7 +250,9 @@ func (s *server) handleRetentionSave() http.Handler {
 		}
 		next, err := retentionFromForm(r.PostForm, sc.Retention)
 		if err == nil {
-			err = s.setRetention(r, sc, next, r.PostForm.Get("confirm") == "on")
+			// The box counts only when ticked for these very periods.
+			confirmed := r.PostForm.Get("confirm") == "on" && r.PostForm.Get("confirm_for") == confirmKey(next)
+			err = s.setRetention(r, sc, next, confirmed)
 		}
 		if code := inventory.ErrorCode(err); code == inventory.EINVALID || code == inventory.ECONFLICT {
 			schools, ferr := s.schoolsFor(r, retentionReaders)
@@ -202,16 +260,16 @@ func (s *server) handleRetentionSave() http.Handler {
 				s.pageError(w, r, ferr)
 				return
 			}
-			shown := sc.Retention
-			if code == inventory.ECONFLICT {
-				shown = next
-			}
-			page, perr := s.retentionPageFor(ctx, schools, sc, shown)
+			// Shown as typed, so nothing typed is lost.
+			page, perr := s.retentionPageFor(ctx, schools, sc, next)
 			if perr != nil {
 				s.pageError(w, r, perr)
 				return
 			}
-			page.Error, page.Confirm = inventory.ErrorMessage(err), code == inventory.ECONFLICT
+			page.Error = inventory.ErrorMessage(err)
+			if code == inventory.ECONFLICT {
+				page.Confirm, page.ConfirmFor = true, confirmKey(next)
+			}
 			s.render(w, r, http.StatusBadRequest, "retention.html", "How long records are kept", page)
 			return
 		} else if err != nil {
@@ -222,44 +280,43 @@ func (s *server) handleRetentionSave() http.Handler {
 	})
 }
 
-// setRetention stores a school's new periods and audits the change. When
-// they would have the next purge delete records and confirmed is false,
-// it stores nothing and returns ECONFLICT saying what would go.
+// setRetention stores a school's new periods and audits the change.
+// When they would have the next purge delete records that the periods in
+// force keep and confirmed is false, it stores nothing and returns
+// ECONFLICT saying what would go.
 func (s *server) setRetention(r *http.Request, sc *inventory.School, next inventory.Retention, confirmed bool) error {
 	ctx := r.Context()
 	if err := next.Validate(); err != nil {
 		return err
 	}
-	changes := sc.Retention.Changes(next)
-	if changes == "" {
+	detail := sc.Retention.Changes(next)
+	if !sc.RetentionSet {
+		detail = "periods set, so the purge starts: " + next.String()
+	} else if detail == "" {
 		return nil
 	}
-	due, audit, _, err := s.retentionDue(ctx, sc, next)
+	d, err := s.retentionDue(ctx, sc, next)
 	if err != nil {
 		return err
 	}
-	if n := int64(due.Total()) + audit; n > 0 && !confirmed {
-		var what []string
-		if due.Total() > 0 {
-			what = append(what, due.String())
-		}
-		if audit > 0 {
-			what = append(what, strconv.FormatInt(audit, 10)+" audit entries")
-		}
-		return inventory.Errorf(inventory.ECONFLICT, "These periods delete %d records, older than them, within 5 minutes of saving: %s. Confirm the deletion to save them.", n, strings.Join(what, ", "))
+	if n := d.extraTotal(); n > 0 && !confirmed {
+		return inventory.Errorf(inventory.ECONFLICT, "Saving these periods deletes %d more records, older than them, within 5 minutes: %s. Confirm the deletion to save them.", n, d.what())
 	}
 	if err := s.store.SetSchoolRetention(ctx, sc.ID, next); err != nil {
 		return err
 	}
-	s.audit(r, inventory.AuditEntry{SchoolID: sc.ID, Action: "retention.change", Record: "school/" + sc.Slug, Detail: changes})
+	s.audit(r, inventory.AuditEntry{SchoolID: sc.ID, Action: "retention.change", Record: "school/" + sc.Slug, Detail: detail})
 	s.logger.InfoContext(ctx, "retention periods changed", "school", sc.Slug, "by", viewerOf(ctx).user.Email)
 	return nil
 }
 
 // retentionJSON is a school's retention as the REST API shows it.
 type retentionJSON struct {
-	School    string                    `json:"school"`
-	Retention inventory.Retention       `json:"retention"`
+	School    string              `json:"school"`
+	Retention inventory.Retention `json:"retention"`
+	// InForce says the periods were saved, so the purge deletes by them;
+	// until then it deletes only old PIN values.
+	InForce   bool                      `json:"in_force"`
 	Due       inventory.RetentionCounts `json:"due"`
 	DueAudit  int64                     `json:"due_audit_entries"`
 	AuditDays int                       `json:"audit_days_applied"`
@@ -305,7 +362,12 @@ func (s *server) handleRetentionPutAPI() http.Handler {
 			s.apiFail(w, r, err)
 			return
 		}
-		s.writeRetention(w, r, sc, body.Retention)
+		sc, err := s.store.FindSchoolByID(r.Context(), sc.ID)
+		if err != nil {
+			s.apiFail(w, r, err)
+			return
+		}
+		s.writeRetention(w, r, sc, sc.Retention)
 	})
 }
 
@@ -321,12 +383,12 @@ func (s *server) retentionSchoolAPI(w http.ResponseWriter, r *http.Request) (*in
 }
 
 // writeRetention answers with the school's periods ret and what the
-// next purge deletes under them.
+// next purge deletes under them once they are in force.
 func (s *server) writeRetention(w http.ResponseWriter, r *http.Request, sc *inventory.School, ret inventory.Retention) {
-	due, audit, days, err := s.retentionDue(r.Context(), sc, ret)
+	d, err := s.retentionDue(r.Context(), sc, ret)
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, retentionJSON{School: sc.Slug, Retention: ret, Due: due, DueAudit: audit, AuditDays: days})
+	writeJSON(w, http.StatusOK, retentionJSON{School: sc.Slug, Retention: ret, InForce: sc.RetentionSet, Due: d.Due, DueAudit: d.DueAudit, AuditDays: d.AuditDays})
 }

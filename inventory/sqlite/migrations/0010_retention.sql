@@ -4,9 +4,12 @@
 -- and the one way a signed agreement may leave the database: deleted
 -- with its loan by the purge, at the end of the loan's retention.
 --
--- retention is the JSON document of inventory.Retention, NULL meaning
--- the defaults (inventory.DefaultRetention), as policy is for the
--- compliance policy.
+-- retention is the JSON document of inventory.Retention. It is NULL
+-- until someone saves the school's periods (inventory.School.RetentionSet
+-- false): the school then reads as having the defaults
+-- (inventory.DefaultRetention), but the purge deletes only old PIN
+-- values. This migration leaves it NULL for every school, so an upgrade
+-- deletes nothing anyone has not chosen to.
 
 ALTER TABLE schools ADD COLUMN retention TEXT;
 
