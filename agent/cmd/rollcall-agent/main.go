@@ -47,12 +47,14 @@ const usage = `Rollcall agent.
 
 Usage:
   rollcall-agent enroll --token T [--data-dir A]
-  rollcall-agent run [--once] [--data-dir A]
+  rollcall-agent run [--once] [--data-dir A] [--token-file F]
   rollcall-agent collect --json
   rollcall-agent install [--data-dir A] | uninstall | start | stop | status
   rollcall-agent version
 
-The data directory defaults to %s.
+The data directory defaults to %s. A service that is not enrolled
+yet enrols at its first start with the token an installer left in the
+token file (or, on Windows, the MSI's ENROLL_TOKEN), then removes it.
 `
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -79,13 +81,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return enroll(ctx, *dataDir, *token, stdout)
 	case "run":
 		once := fs.Bool("once", false, "check in once and exit")
+		tokenFile := fs.String("token-file", defaultTokenFile(getenv), "enrolment token left by an installer, used and removed at the first start")
 		if err := parse(fs, rest); err != nil {
 			return err
 		}
 		if *once {
 			return runOnce(ctx, *dataDir, stdout)
 		}
-		return runService(ctx, *dataDir, stderr)
+		return runService(ctx, *dataDir, *tokenFile, stderr)
 	case "collect":
 		asJSON := fs.Bool("json", true, "print the report as JSON")
 		if err := parse(fs, rest); err != nil {

@@ -11,11 +11,15 @@ import (
 	"github.com/kardianos/service"
 )
 
+// serviceName is the agent's service's name on every system; the
+// installers use it too.
+const serviceName = "RollcallAgent"
+
 // serviceConfig describes the agent to the operating system's service
 // manager: started at boot and restarted when it fails.
 func serviceConfig(dataDir string) *service.Config {
 	return &service.Config{
-		Name:        "RollcallAgent",
+		Name:        serviceName,
 		DisplayName: "Rollcall Agent",
 		Description: "Reports this device's hardware and security posture to the school's Rollcall server.",
 		Arguments:   []string{"run", "--data-dir", dataDir},
@@ -32,11 +36,12 @@ func serviceConfig(dataDir string) *service.Config {
 // program is the agent as the service manager sees it. Start returns at
 // once and the work runs in a goroutine; Stop cancels it and waits.
 type program struct {
-	dataDir string
-	logger  *slog.Logger
-	cancel  context.CancelFunc
-	done    sync.WaitGroup
-	err     error
+	dataDir   string
+	tokenFile string // where an installer may leave an enrolment token
+	logger    *slog.Logger
+	cancel    context.CancelFunc
+	done      sync.WaitGroup
+	err       error
 }
 
 func (p *program) Start(service.Service) error {
@@ -45,7 +50,7 @@ func (p *program) Start(service.Service) error {
 	p.done.Add(1)
 	go func() {
 		defer p.done.Done()
-		p.err = serve(ctx, p.dataDir, p.logger)
+		p.err = serve(ctx, p.dataDir, p.tokenFile, p.logger)
 		if p.err != nil && ctx.Err() == nil {
 			// The work stopped without being asked to. Exit with an error
 			// so the service manager restarts the agent rather than
@@ -68,12 +73,12 @@ func (p *program) Stop(service.Service) error {
 
 // runService runs the agent until ctx ends: under the service manager when
 // started by it, else in the foreground.
-func runService(ctx context.Context, dataDir string, stderr io.Writer) error {
+func runService(ctx context.Context, dataDir, tokenFile string, stderr io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	if service.Interactive() {
-		return serve(ctx, dataDir, logger)
+		return serve(ctx, dataDir, tokenFile, logger)
 	}
-	p := &program{dataDir: dataDir, logger: logger}
+	p := &program{dataDir: dataDir, tokenFile: tokenFile, logger: logger}
 	s, err := service.New(p, serviceConfig(dataDir))
 	if err != nil {
 		return err
@@ -84,8 +89,14 @@ func runService(ctx context.Context, dataDir string, stderr io.Writer) error {
 	return p.err
 }
 
-// serve is the agent's work: check in on schedule and deliver the outbox.
-func serve(ctx context.Context, dataDir string, logger *slog.Logger) error {
+// serve is the agent's work: enrol with the token an installer left, if
+// it has not enrolled yet, then check in on schedule and deliver the
+// outbox.
+func serve(ctx context.Context, dataDir, tokenFile string, logger *slog.Logger) error {
+	if err := enrollOnFirstStart(ctx, dataDir, tokenFile, logger); err != nil {
+		return err
+	}
+	setRecovery(logger)
 	r, err := newRunner(dataDir, logger)
 	if err != nil {
 		return err
