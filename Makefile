@@ -1,7 +1,7 @@
 # Rollcall: `make demo` runs a server with this machine's agent enrolled;
 # `make test` runs every check CI runs. Both install what they need.
 
-VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION  ?= $(shell installers/version.sh 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 TOOLS    := $(CURDIR)/.tools
 GO       ?= go
@@ -10,11 +10,12 @@ export PATH := $(TOOLS):$(PATH)
 BUF_VERSION            := v1.75.0
 PROTOC_GEN_GO_VERSION  := v1.36.12
 PROTOC_GEN_GRPC_VERSION := v1.6.2
+NFPM_VERSION           := v2.48.0
 
 # The platforms the agent ships for.
 AGENT_TARGETS := windows/amd64 windows/arm64 darwin/arm64 darwin/amd64 linux/amd64
 
-.PHONY: all build demo test vet fmt-check proto proto-check tools deps cross unit bench screenshots clean
+.PHONY: all build demo test vet fmt-check proto proto-check tools deps cross unit bench screenshots installers clean
 
 all: build
 
@@ -32,8 +33,13 @@ FORCE:
 demo: build
 	./bin/rollcall demo --data-dir .demo --agent-bin ./bin/rollcall-agent
 
-## test: everything CI checks.
-test: deps fmt-check vet proto-check unit cross
+## test: everything CI checks (the installers' checks are among the unit tests).
+test: deps tools fmt-check vet proto-check unit cross
+
+## installers: the agent's MSIs, deb and rpm packages of the agent and the
+## server, and the macOS archive, into dist/ (see docs/install.md).
+installers: deps tools
+	VERSION=$(VERSION) ./installers/build.sh dist
 
 deps:
 	@./.ci/deps
@@ -68,7 +74,7 @@ cross:
 		GOOS=$${t%/*} GOARCH=$${t#*/} CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o /dev/null ./agent/cmd/rollcall-agent || exit 1; \
 	done
 
-tools: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc
+tools: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc $(TOOLS)/nfpm
 
 $(TOOLS)/buf:
 	GOBIN=$(TOOLS) $(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
@@ -76,6 +82,8 @@ $(TOOLS)/protoc-gen-go:
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 $(TOOLS)/protoc-gen-go-grpc:
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GRPC_VERSION)
+$(TOOLS)/nfpm:
+	GOBIN=$(TOOLS) $(GO) install github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION)
 
 ## proto: regenerate the agent API's Go code.
 proto: tools

@@ -60,25 +60,38 @@ var (
 	lastEnrollDelay  = 15 * time.Minute
 )
 
-// enrollOnFirstStart enrols the agent when it has no identity yet and an
-// installer left an enrolment token (see findPendingToken). It tries
-// until it succeeds or ctx ends, waiting longer after each failure, since
-// a laptop set up before it reaches the school's network cannot enrol at
-// once; then it removes the token. It returns nil at once when the agent
-// is already enrolled, and client.ErrNotEnrolled, saying how to enrol,
-// when there is no token either.
+// tokenPoll is how often a service with no enrolment token looks for
+// one; a variable so that tests need not wait.
+var tokenPoll = 30 * time.Second
+
+// enrollOnFirstStart enrols the agent when it has no identity yet, with
+// the enrolment token an installer left (see findPendingToken). Without
+// one it waits, looking again every tokenPoll, so that a service
+// installed before its token (or a token put in place later) needs no
+// restart. With one it tries until it succeeds or ctx ends, waiting
+// longer after each failure, since a laptop set up before it reaches the
+// school's network cannot enrol at once; then it removes the token. It
+// returns nil at once when the agent is already enrolled (or someone
+// enrols it by hand meanwhile).
 func enrollOnFirstStart(ctx context.Context, dataDir, tokenFile string, logger *slog.Logger) error {
-	if _, err := client.LoadIdentity(dataDir); !errors.Is(err, client.ErrNotEnrolled) {
-		return nil // enrolled, or damaged: loading it again says how
-	}
-	delay := firstEnrollDelay
+	delay, waiting := firstEnrollDelay, false
 	for {
+		if _, err := client.LoadIdentity(dataDir); !errors.Is(err, client.ErrNotEnrolled) {
+			return nil // enrolled, or damaged: loading it again says how
+		}
 		tok, err := findPendingToken(tokenFile)
 		if err != nil {
 			return err
 		}
 		if tok.value == "" {
-			return fmt.Errorf("%w: no enrolment token was left at %s; run rollcall-agent enroll --token T", client.ErrNotEnrolled, tokenFile)
+			if !waiting {
+				logger.Warn("not enrolled: waiting for an enrolment token; put one in the token file, or run rollcall-agent enroll --token T", "token_file", tokenFile)
+				waiting = true
+			}
+			if err := sleep(ctx, tokenPoll); err != nil {
+				return err
+			}
+			continue
 		}
 		err = enrollFunc(ctx, dataDir, tok.value)
 		if err == nil {
@@ -89,11 +102,21 @@ func enrollOnFirstStart(ctx context.Context, dataDir, tokenFile string, logger *
 			return nil
 		}
 		logger.Warn("could not enrol yet; trying again", "from", tok.from, "err", err, "in", delay.String())
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(delay):
+		if err := sleep(ctx, delay); err != nil {
+			return err
 		}
 		delay = min(2*delay, lastEnrollDelay)
+	}
+}
+
+// sleep waits for d, or returns ctx's error when it ends first.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }

@@ -18,31 +18,40 @@ import (
 // the token an installer left is used, retried while the server cannot
 // be reached, and removed once it worked.
 func TestEnrollOnFirstStart(t *testing.T) {
-	firstEnrollDelay, lastEnrollDelay = time.Millisecond, 4*time.Millisecond
-	t.Cleanup(func() { firstEnrollDelay, lastEnrollDelay = 5*time.Second, 15*time.Minute })
+	firstEnrollDelay, lastEnrollDelay, tokenPoll = time.Millisecond, 4*time.Millisecond, time.Millisecond
+	t.Cleanup(func() { firstEnrollDelay, lastEnrollDelay, tokenPoll = 5*time.Second, 15*time.Minute, 30*time.Second })
 	unreachable := errors.New("connection refused")
 	tests := []struct {
 		name      string
 		token     string // the token file's contents; "" for no file
+		later     bool   // the token file is written only after the agent started waiting
 		enrolled  bool   // a state file is there already
 		failures  int    // enrolments that fail before one works
 		wantCalls int
-		wantErr   string
 		wantFile  bool // the token file is still there afterwards
 	}{
-		{"Token", "  tok-123\n", false, 0, 1, "", false},
-		{"ServerUnreachableAtFirst", "tok-123", false, 3, 4, "", false},
-		{"NoToken", "", false, 0, 0, "no enrolment token was left at", false},
-		{"EmptyToken", " \n", false, 0, 0, "no enrolment token was left at", true},
-		{"AlreadyEnrolled", "tok-123", true, 0, 0, "", true},
+		{"Token", "  tok-123\n", false, false, 0, 1, false},
+		{"ServerUnreachableAtFirst", "tok-123", false, false, 3, 4, false},
+		{"TokenLeftLater", "tok-123", true, false, 0, 1, false},
+		{"EmptyTokenThenOne", " \n", true, false, 0, 1, false},
+		{"AlreadyEnrolled", "tok-123", false, true, 0, 0, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dataDir, tokenFile := t.TempDir(), filepath.Join(t.TempDir(), "enroll-token")
-			if tc.token != "" {
-				if err := os.WriteFile(tokenFile, []byte(tc.token), 0o600); err != nil {
-					t.Fatal(err)
+			write := func(text string) {
+				if err := os.WriteFile(tokenFile, []byte(text), 0o600); err != nil {
+					t.Error(err)
 				}
+			}
+			switch {
+			case tc.later && strings.TrimSpace(tc.token) == "":
+				write(tc.token) // an empty file now, a token later
+				time.AfterFunc(20*time.Millisecond, func() { write("tok-123") })
+			case tc.later:
+				time.AfterFunc(20*time.Millisecond, func() { write(tc.token) })
+			default:
+				write(tc.token)
 			}
 			if tc.enrolled {
 				if err := os.WriteFile(filepath.Join(dataDir, client.StateFile), []byte(`{}`), 0o600); err != nil {
@@ -62,12 +71,10 @@ func TestEnrollOnFirstStart(t *testing.T) {
 				}
 				return nil
 			}
-			err := enrollOnFirstStart(context.Background(), dataDir, tokenFile, slog.New(slog.NewTextHandler(io.Discard, nil)))
-			switch {
-			case tc.wantErr == "" && err != nil:
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := enrollOnFirstStart(ctx, dataDir, tokenFile, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
 				t.Fatalf("enrollOnFirstStart = %v", err)
-			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, client.ErrNotEnrolled)):
-				t.Fatalf("enrollOnFirstStart = %v, want ErrNotEnrolled saying %q", err, tc.wantErr)
 			}
 			if len(calls) != tc.wantCalls {
 				t.Errorf("enrolled %d times, want %d", len(calls), tc.wantCalls)
@@ -77,10 +84,27 @@ func TestEnrollOnFirstStart(t *testing.T) {
 					t.Errorf("enrolled with %q, want the token trimmed", c)
 				}
 			}
-			if _, err := os.Stat(tokenFile); (err == nil) != tc.wantFile && tc.token != "" {
+			if _, err := os.Stat(tokenFile); (err == nil) != tc.wantFile {
 				t.Errorf("token file there afterwards: %v, want %v", err == nil, tc.wantFile)
 			}
 		})
+	}
+}
+
+// TestEnrollOnFirstStartWaits checks that with no token the agent waits,
+// saying so once, until it is stopped.
+func TestEnrollOnFirstStartWaits(t *testing.T) {
+	tokenPoll = time.Millisecond
+	t.Cleanup(func() { tokenPoll = 30 * time.Second })
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	var log strings.Builder
+	err := enrollOnFirstStart(ctx, t.TempDir(), filepath.Join(t.TempDir(), "enroll-token"), slog.New(slog.NewTextHandler(&log, nil)))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("enrollOnFirstStart = %v, want it to wait until stopped", err)
+	}
+	if n := strings.Count(log.String(), "waiting for an enrolment token"); n != 1 {
+		t.Errorf("said it was waiting %d times, want once:\n%s", n, log.String())
 	}
 }
 

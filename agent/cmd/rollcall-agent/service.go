@@ -96,7 +96,7 @@ func serve(ctx context.Context, dataDir, tokenFile string, logger *slog.Logger) 
 	if err := enrollOnFirstStart(ctx, dataDir, tokenFile, logger); err != nil {
 		return err
 	}
-	setRecovery(logger)
+	configureService(logger)
 	r, err := newRunner(dataDir, logger)
 	if err != nil {
 		return err

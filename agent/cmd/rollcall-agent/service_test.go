@@ -4,8 +4,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/rollcall/rollcall/agent/client"
 )
 
 // TestProgramExitsWhenWorkFails checks that under a service manager an
@@ -16,8 +19,12 @@ func TestProgramExitsWhenWorkFails(t *testing.T) {
 	exit = func(code int) { codes <- code }
 	t.Cleanup(func() { exit = os.Exit })
 
-	// Not enrolled: the work fails at once.
-	p := &program{dataDir: t.TempDir(), logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	// A damaged identity: the work fails at once.
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, client.StateFile), []byte("not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := &program{dataDir: dir, logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if err := p.Start(nil); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
