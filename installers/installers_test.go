@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -159,6 +160,17 @@ func TestVersion(t *testing.T) {
 		}
 		return strings.TrimSpace(string(out))
 	}
+	// dirty changes a tracked file, or puts it back.
+	dirty := func(on bool) {
+		t.Helper()
+		text := script
+		if on {
+			text = append(slices.Clone(script), '\n')
+		}
+		if err := os.WriteFile(filepath.Join(repo, "installers", "version.sh"), text, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	git("init", "-q")
 	git("add", ".")
 	git("commit", "-q", "-m", "one")
@@ -171,13 +183,22 @@ func TestVersion(t *testing.T) {
 		wantHash bool
 	}{
 		{"NoTag", func() {}, "0.0.2+gHASH", "0.0.2", true},
-		{"Tagged", func() { git("tag", "v1.4.0") }, "1.4.0", "1.4.0", false},
-		{"AfterTag", func() { git("commit", "-q", "--allow-empty", "-m", "three") }, "1.4.0+1.gHASH", "1.4.0", true},
-		{"Dirty", func() {
-			if err := os.WriteFile(filepath.Join(repo, "installers", "version.sh"), append(script, '\n'), 0o755); err != nil {
-				t.Fatal(err)
-			}
-		}, "1.4.0+1.gHASH.dirty", "1.4.0", true},
+		{"NoTagDirty", func() { dirty(true) }, "0.0.2+gHASH.dirty", "0.0.2", true},
+		{"Tagged", func() { dirty(false); git("tag", "v1.4.0") }, "1.4.0", "1.4.0", false},
+		{"TaggedDirty", func() { dirty(true) }, "1.4.0+0.gHASH.dirty", "1.4.0", true},
+		{"AfterTag", func() { dirty(false); git("commit", "-q", "--allow-empty", "-m", "three") }, "1.4.0+1.gHASH", "1.4.0", true},
+		{"AfterTagDirty", func() { dirty(true) }, "1.4.0+1.gHASH.dirty", "1.4.0", true},
+		{"TwoPartTag", func() {
+			dirty(false)
+			git("commit", "-q", "--allow-empty", "-m", "four")
+			git("tag", "v1.5")
+		}, "1.5", "1.5.0", false},
+		{"PrereleaseTag", func() {
+			git("commit", "-q", "--allow-empty", "-m", "five")
+			git("tag", "v2.0.0-rc1")
+			git("commit", "-q", "--allow-empty", "-m", "six")
+			git("commit", "-q", "--allow-empty", "-m", "seven")
+		}, "2.0.0-rc1+2.gHASH", "2.0.0", true},
 	}
 	for _, s := range steps {
 		s.do()
@@ -189,5 +210,34 @@ func TestVersion(t *testing.T) {
 		if got := version("--msi"); got != s.msi {
 			t.Errorf("%s: MSI version = %q, want %q", s.name, got, s.msi)
 		}
+	}
+}
+
+// TestVersionShallowClone checks that version.sh refuses a shallow
+// clone, whose commit count would give a version older than the last.
+func TestVersionShallowClone(t *testing.T) {
+	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "clone")
+	script, err := os.ReadFile("version.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(src, "installers"), 0o755)
+	if err := os.WriteFile(filepath.Join(src, "installers", "version.sh"), script, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"-C", src, "init", "-q"},
+		{"-C", src, "add", "."},
+		{"-C", src, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "one"},
+		{"-C", src, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "--allow-empty", "-m", "two"},
+		{"clone", "-q", "--depth", "1", "file://" + src, dst},
+	} {
+		if out, err := exec.Command("git", args...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	out, err := exec.Command(filepath.Join(dst, "installers", "version.sh")).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "shallow clone") {
+		t.Errorf("version.sh in a shallow clone = %q, %v; want it to refuse", out, err)
 	}
 }

@@ -130,7 +130,11 @@ func TestMacArchive(t *testing.T) {
 
 	t.Run("InstallIntoRoot", func(t *testing.T) {
 		root := t.TempDir()
-		out := runScript(t, macDir, root, "install.sh", "--token", "tok-123")
+		tokenFile := filepath.Join(t.TempDir(), "token.txt")
+		if err := os.WriteFile(tokenFile, []byte("  tok-123\r\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out := runScript(t, macDir, root, "", "install.sh", "--token-file", tokenFile)
 		if !strings.Contains(out, "installed under") {
 			t.Errorf("install.sh says %q", out)
 		}
@@ -153,17 +157,33 @@ func TestMacArchive(t *testing.T) {
 		if b, _ := os.ReadFile(filepath.Join(root, "Library/Application Support/Rollcall/enroll-token")); string(b) != "tok-123\n" {
 			t.Errorf("token file holds %q", b)
 		}
-		if _, err := exec.Command(filepath.Join(macDir, "install.sh"), "--token").CombinedOutput(); err == nil {
-			t.Error("install.sh took --token without a token")
+		// The token on stdin, as an upgrade that enrols again would give it.
+		os.Remove(filepath.Join(root, "Library/Application Support/Rollcall/enroll-token"))
+		runScript(t, macDir, root, "tok-456\n", "install.sh", "--token-file", "-")
+		if b, _ := os.ReadFile(filepath.Join(root, "Library/Application Support/Rollcall/enroll-token")); string(b) != "tok-456\n" {
+			t.Errorf("token file from stdin holds %q", b)
 		}
-		runScript(t, macDir, root, "uninstall.sh")
+		for _, args := range [][]string{
+			{"--token", "tok-on-the-command-line"},
+			{"--token-file"},
+			{"--token-file", filepath.Join(root, "missing")},
+			{"--token-file", "-"}, // an empty stdin
+			{"--bogus"},
+		} {
+			cmd := exec.Command(filepath.Join(macDir, "install.sh"), args...)
+			cmd.Env = append(os.Environ(), "ROLLCALL_ROOT="+t.TempDir())
+			if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "install.sh: ") {
+				t.Errorf("install.sh %q = %v %q, want it refused with a reason", args, err, out)
+			}
+		}
+		runScript(t, macDir, root, "", "uninstall.sh")
 		if _, err := os.Stat(filepath.Join(root, "usr/local/bin/rollcall-agent")); !os.IsNotExist(err) {
 			t.Errorf("uninstall.sh left the binary: %v", err)
 		}
 		if _, err := os.Stat(filepath.Join(root, "Library/Application Support/Rollcall")); err != nil {
 			t.Errorf("uninstall.sh removed the enrolment without --purge: %v", err)
 		}
-		runScript(t, macDir, root, "uninstall.sh", "--purge")
+		runScript(t, macDir, root, "", "uninstall.sh", "--purge")
 		if _, err := os.Stat(filepath.Join(root, "Library/Application Support/Rollcall")); !os.IsNotExist(err) {
 			t.Errorf("uninstall.sh --purge kept the enrolment: %v", err)
 		}
@@ -171,11 +191,12 @@ func TestMacArchive(t *testing.T) {
 }
 
 // runScript runs one of the archive's scripts, unpacked in dir, with
-// ROLLCALL_ROOT=root.
-func runScript(t *testing.T, dir, root, name string, args ...string) string {
+// ROLLCALL_ROOT=root and stdin on its standard input.
+func runScript(t *testing.T, dir, root, stdin, name string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(dir, name), args...)
 	cmd.Env = append(os.Environ(), "ROLLCALL_ROOT="+root)
+	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s %v: %v\n%s", name, args, err, out)

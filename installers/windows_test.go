@@ -294,6 +294,13 @@ func TestMSI_EnrollToken(t *testing.T) {
 			if lock["Table"] != "Registry" || lock["SDDLText"] != "D:P(A;CI;KA;;;SY)(A;CI;KA;;;BA)" {
 				t.Errorf("the token's key is locked with %v, want SYSTEM and Administrators only, not inherited", lock)
 			}
+			// The data folder: owned by Administrators, SYSTEM and
+			// Administrators only, so no user can plant files in it.
+			folder := mustRow(t, msiTable(t, msi, "MsiLockPermissionsEx"), "MsiLockPermissionsEx", "LockObject", "DATADIR")
+			if folder["Table"] != "CreateFolder" || folder["SDDLText"] != "O:BAG:SYD:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)" {
+				t.Errorf("the data folder is locked with %v, want owner Administrators, SYSTEM and Administrators only", folder)
+			}
+			mustRow(t, msiTable(t, msi, "CreateFolder"), "CreateFolder", "Directory_", "DATADIR")
 		})
 	}
 }

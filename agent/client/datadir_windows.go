@@ -1,6 +1,7 @@
 package client
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -11,7 +12,11 @@ import (
 // own, not inherited from ProgramData: full control for SYSTEM, the
 // Administrators group and the account running the agent (SYSTEM when it
 // runs as a service), and nothing for anyone else. Files made inside later
-// inherit the same list.
+// inherit the same list. Its owner becomes the Administrators group, so a
+// user who made the folder before the agent was installed (anyone may
+// create folders in ProgramData) cannot grant themselves access later;
+// an agent run by someone who may not set that owner keeps the owner as
+// it is.
 func SecureDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
@@ -43,8 +48,13 @@ func SecureDir(dir string) error {
 	if err != nil {
 		return fmt.Errorf("restrict data dir: %w", err)
 	}
+	admins := sids[1]
 	err = windows.SetNamedSecurityInfo(dir, windows.SE_FILE_OBJECT,
-		windows.DACL_SECURITY_INFORMATION|windows.PROTECTED_DACL_SECURITY_INFORMATION, nil, nil, acl, nil)
+		windows.OWNER_SECURITY_INFORMATION|windows.DACL_SECURITY_INFORMATION|windows.PROTECTED_DACL_SECURITY_INFORMATION, admins, nil, acl, nil)
+	if errors.Is(err, windows.ERROR_INVALID_OWNER) || errors.Is(err, windows.ERROR_ACCESS_DENIED) {
+		err = windows.SetNamedSecurityInfo(dir, windows.SE_FILE_OBJECT,
+			windows.DACL_SECURITY_INFORMATION|windows.PROTECTED_DACL_SECURITY_INFORMATION, nil, nil, acl, nil)
+	}
 	if err != nil {
 		return fmt.Errorf("restrict data dir %s to SYSTEM and Administrators: %w", dir, err)
 	}

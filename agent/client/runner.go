@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -330,6 +331,17 @@ func unreachable(err error) bool {
 }
 
 // describe turns a gRPC error into a sentence for the technician.
+// ErrUnreachable is what an error from a call that did not reach the
+// server (or got no answer in time) matches with errors.Is: trying again
+// later may work, unlike a refusal.
+var ErrUnreachable = errors.New("cannot reach the Rollcall server")
+
+// unreachableError says which server could not be reached, and why.
+type unreachableError struct{ msg string }
+
+func (e unreachableError) Error() string { return e.msg }
+func (e unreachableError) Unwrap() error { return ErrUnreachable }
+
 func describe(err error, addr string) error {
 	st, ok := status.FromError(err)
 	if !ok {
@@ -337,7 +349,7 @@ func describe(err error, addr string) error {
 	}
 	switch st.Code() {
 	case codes.Unavailable, codes.DeadlineExceeded:
-		return fmt.Errorf("cannot reach the Rollcall server at %s (%s); anything collected stays queued in the outbox", addr, st.Message())
+		return unreachableError{fmt.Sprintf("cannot reach the Rollcall server at %s (%s); anything collected stays queued in the outbox", addr, st.Message())}
 	case codes.Unauthenticated:
 		return fmt.Errorf("server refused this device's identity: %s", st.Message())
 	case codes.PermissionDenied:

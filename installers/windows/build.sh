@@ -130,6 +130,11 @@ fixup() {
 		\`Condition\` CHAR(255) PRIMARY KEY \`MsiLockPermissionsEx\`)"
 	sql "$msi" "INSERT INTO \`MsiLockPermissionsEx\` (\`MsiLockPermissionsEx\`, \`LockObject\`, \`Table\`, \`SDDLText\`)
 		VALUES ('EnrollTokenKey', 'EnrollToken', 'Registry', 'D:P(A;CI;KA;;;SY)(A;CI;KA;;;BA)')"
+	# The data folder likewise, owned by Administrators: anyone may create
+	# folders in ProgramData, and one made by a user before the install
+	# would otherwise stay theirs. The agent sets the same list itself.
+	sql "$msi" "INSERT INTO \`MsiLockPermissionsEx\` (\`MsiLockPermissionsEx\`, \`LockObject\`, \`Table\`, \`SDDLText\`)
+		VALUES ('DataFolder', 'DATADIR', 'CreateFolder', 'O:BAG:SYD:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)')"
 
 	# The install fails, rather than carrying on, if the service cannot be
 	# installed (msidbServiceInstallErrorControlVital, with normal: 1).

@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"errors"
-	"io"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -14,27 +14,34 @@ import (
 	"github.com/rollcall/rollcall/agent/client"
 )
 
-// TestEnrollOnFirstStart runs the first start against a fake enrolment:
-// the token an installer left is used, retried while the server cannot
-// be reached, and removed once it worked.
-func TestEnrollOnFirstStart(t *testing.T) {
+// fastRetries makes the first start's waits short for a test.
+func fastRetries(t *testing.T) {
 	firstEnrollDelay, lastEnrollDelay, tokenPoll = time.Millisecond, 4*time.Millisecond, time.Millisecond
 	t.Cleanup(func() { firstEnrollDelay, lastEnrollDelay, tokenPoll = 5*time.Second, 15*time.Minute, 30*time.Second })
-	unreachable := errors.New("connection refused")
+}
+
+// TestEnrollOnFirstStart runs the first start against a fake enrolment:
+// the token an installer left is used, retried while the server cannot
+// be reached, not retried once refused, and removed once the agent is
+// enrolled; it never reaches the log.
+func TestEnrollOnFirstStart(t *testing.T) {
+	fastRetries(t)
+	unreachable := fmt.Errorf("dial: %w", client.ErrUnreachable)
+	refused := errors.New("server refused: enrolment token has been used 30 of 30 times")
 	tests := []struct {
-		name      string
-		token     string // the token file's contents; "" for no file
-		later     bool   // the token file is written only after the agent started waiting
-		enrolled  bool   // a state file is there already
-		failures  int    // enrolments that fail before one works
-		wantCalls int
-		wantFile  bool // the token file is still there afterwards
+		name     string
+		token    string // the token file's contents at the start; "" for no file
+		later    string // written 20ms after the start, when not ""
+		enrolled bool   // a state file is there already
+		answers  []error
+		want     []string // the tokens tried, in order
 	}{
-		{"Token", "  tok-123\n", false, false, 0, 1, false},
-		{"ServerUnreachableAtFirst", "tok-123", false, false, 3, 4, false},
-		{"TokenLeftLater", "tok-123", true, false, 0, 1, false},
-		{"EmptyTokenThenOne", " \n", true, false, 0, 1, false},
-		{"AlreadyEnrolled", "tok-123", false, true, 0, 0, true},
+		{"Token", "  tok-123\n", "", false, nil, []string{"tok-123"}},
+		{"ServerUnreachableAtFirst", "tok-123", "", false, []error{unreachable, unreachable, unreachable}, []string{"tok-123", "tok-123", "tok-123", "tok-123"}},
+		{"TokenLeftLater", "", "tok-123", false, nil, []string{"tok-123"}},
+		{"EmptyTokenThenOne", " \n", "tok-123", false, nil, []string{"tok-123"}},
+		{"RefusedThenAnother", "tok-old", "tok-123", false, []error{refused}, []string{"tok-old", "tok-123"}},
+		{"AlreadyEnrolled", "tok-123", "", true, nil, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -44,48 +51,50 @@ func TestEnrollOnFirstStart(t *testing.T) {
 					t.Error(err)
 				}
 			}
-			switch {
-			case tc.later && strings.TrimSpace(tc.token) == "":
-				write(tc.token) // an empty file now, a token later
-				time.AfterFunc(20*time.Millisecond, func() { write("tok-123") })
-			case tc.later:
-				time.AfterFunc(20*time.Millisecond, func() { write(tc.token) })
-			default:
+			if tc.token != "" {
 				write(tc.token)
 			}
-			if tc.enrolled {
+			if tc.later != "" {
+				time.AfterFunc(20*time.Millisecond, func() { write(tc.later) })
+			}
+			enrolled := func() {
 				if err := os.WriteFile(filepath.Join(dataDir, client.StateFile), []byte(`{}`), 0o600); err != nil {
-					t.Fatal(err)
+					t.Error(err)
 				}
 			}
-			var calls []string
+			if tc.enrolled {
+				enrolled()
+			}
+			var tried []string
 			orig := enrollFunc
 			t.Cleanup(func() { enrollFunc = orig })
 			enrollFunc = func(_ context.Context, dir, token string) error {
-				calls = append(calls, token)
+				tried = append(tried, token)
 				if dir != dataDir {
 					t.Errorf("enrolled into %s, want %s", dir, dataDir)
 				}
-				if len(calls) <= tc.failures {
-					return unreachable
+				if n := len(tried); n <= len(tc.answers) {
+					return tc.answers[n-1]
 				}
+				enrolled()
 				return nil
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			if err := enrollOnFirstStart(ctx, dataDir, tokenFile, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+			var log strings.Builder
+			if err := enrollOnFirstStart(ctx, dataDir, tokenFile, slog.New(slog.NewTextHandler(&log, nil))); err != nil {
 				t.Fatalf("enrollOnFirstStart = %v", err)
 			}
-			if len(calls) != tc.wantCalls {
-				t.Errorf("enrolled %d times, want %d", len(calls), tc.wantCalls)
+			if strings.Join(tried, " ") != strings.Join(tc.want, " ") {
+				t.Errorf("tried %q, want %q", tried, tc.want)
 			}
-			for _, c := range calls {
-				if c != "tok-123" {
-					t.Errorf("enrolled with %q, want the token trimmed", c)
+			if _, err := os.Stat(tokenFile); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the token file is still there once enrolled: %v", err)
+			}
+			for _, tok := range []string{"tok-123", "tok-old"} {
+				if strings.Contains(log.String(), tok) {
+					t.Errorf("the log holds the token %s:\n%s", tok, log.String())
 				}
-			}
-			if _, err := os.Stat(tokenFile); (err == nil) != tc.wantFile {
-				t.Errorf("token file there afterwards: %v, want %v", err == nil, tc.wantFile)
 			}
 		})
 	}
@@ -94,8 +103,7 @@ func TestEnrollOnFirstStart(t *testing.T) {
 // TestEnrollOnFirstStartWaits checks that with no token the agent waits,
 // saying so once, until it is stopped.
 func TestEnrollOnFirstStartWaits(t *testing.T) {
-	tokenPoll = time.Millisecond
-	t.Cleanup(func() { tokenPoll = 30 * time.Second })
+	fastRetries(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	var log strings.Builder
@@ -109,7 +117,8 @@ func TestEnrollOnFirstStartWaits(t *testing.T) {
 }
 
 // TestEnrollOnFirstStartStops checks that a stop while the server cannot
-// be reached ends the attempts, keeping the token for the next start.
+// be reached ends the attempts, keeping the token for the next start,
+// and that the service then stops cleanly.
 func TestEnrollOnFirstStartStops(t *testing.T) {
 	firstEnrollDelay, lastEnrollDelay = time.Hour, time.Hour
 	t.Cleanup(func() { firstEnrollDelay, lastEnrollDelay = 5*time.Second, 15*time.Minute })
@@ -120,10 +129,9 @@ func TestEnrollOnFirstStartStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	orig := enrollFunc
 	t.Cleanup(func() { enrollFunc = orig })
-	enrollFunc = func(context.Context, string, string) error { cancel(); return errors.New("connection refused") }
-	err := enrollOnFirstStart(ctx, t.TempDir(), tokenFile, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("enrollOnFirstStart = %v, want it to stop when asked", err)
+	enrollFunc = func(context.Context, string, string) error { cancel(); return client.ErrUnreachable }
+	if err := serve(ctx, t.TempDir(), tokenFile, slog.New(slog.DiscardHandler)); err != nil {
+		t.Errorf("serve = %v, want a clean stop", err)
 	}
 	if _, err := os.Stat(tokenFile); err != nil {
 		t.Errorf("the token is gone after a failed start: %v", err)

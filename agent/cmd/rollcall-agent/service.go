@@ -93,10 +93,13 @@ func runService(ctx context.Context, dataDir, tokenFile string, stderr io.Writer
 // it has not enrolled yet, then check in on schedule and deliver the
 // outbox.
 func serve(ctx context.Context, dataDir, tokenFile string, logger *slog.Logger) error {
+	configureService(logger)
 	if err := enrollOnFirstStart(ctx, dataDir, tokenFile, logger); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while waiting to enrol: a clean stop
+		}
 		return err
 	}
-	configureService(logger)
 	r, err := newRunner(dataDir, logger)
 	if err != nil {
 		return err
