@@ -8,33 +8,65 @@
 # starts it; where it is not (a container, or a disk image being built in
 # a chroot) the service starts at the next boot. An upgrade restarts the
 # service if it is running, and never enables one a technician disabled.
+#
+# A reinstall after a removal is a first install again, as with rpm,
+# which passes 1 to it. dpkg cannot tell it from an upgrade: the removed
+# package stays in config-files state (it has a postrm), so installing it
+# again passes "configure OLD-VERSION" too. So preremove, when a deb
+# removal makes it disable the service, leaves the marker file below, and
+# its presence here means "back after a removal". An upgrade never runs
+# preremove with "remove", so it finds none; a purge deletes it (with
+# /var/lib/rollcall-agent), and a first install after that passes an
+# empty OLD-VERSION anyway. The marker goes only once the service is
+# enabled, so that a postinst cut short and run again by
+# `dpkg --configure -a` still finds it. "abort-remove" (a removal undone
+# after preremove ran) enables the service again in the same way.
+#
+# ROLLCALL_PKG_ROOT goes before every path this script checks or
+# changes. dpkg and rpm leave it unset, so the paths are the system's
+# own; the tests set it to a temporary folder.
 unit=rollcall-agent.service
+sysroot=${ROLLCALL_PKG_ROOT:-}
+marker=$sysroot/var/lib/rollcall-agent/.removed-by-package
 
 case "$1" in
-configure) if [ -z "$2" ]; then first=yes; else first=no; fi ;;
-1) first=yes ;;
-[0-9]*) first=no ;;
+configure)
+	if [ -z "$2" ]; then
+		how=install
+	elif [ -e "$marker" ]; then
+		how=reinstall
+	else
+		how=upgrade
+	fi
+	;;
+abort-remove)
+	[ -e "$marker" ] || exit 0
+	how=reinstall
+	;;
+1) how=install ;;
+[0-9]*) how=upgrade ;;
 *) exit 0 ;;
 esac
 
 # The token folder is root's alone, even if a technician made it, with
 # the token, before installing the package (install -D makes it 0755).
-if [ -d /etc/rollcall-agent ]; then
-	chown root:root /etc/rollcall-agent
-	chmod 0700 /etc/rollcall-agent
+if [ -d "$sysroot/etc/rollcall-agent" ]; then
+	chown root:root "$sysroot/etc/rollcall-agent"
+	chmod 0700 "$sysroot/etc/rollcall-agent"
 fi
 
 running=no
-if [ -d /run/systemd/system ]; then
+if [ -d "$sysroot/run/systemd/system" ]; then
 	running=yes
 	systemctl daemon-reload || true
 fi
 
-if [ "$first" = no ]; then
+if [ "$how" = upgrade ]; then
 	if [ "$running" = yes ]; then
 		systemctl try-restart "$unit" || echo "rollcall-agent: could not restart $unit: see journalctl -u rollcall-agent" >&2
 	fi
-	# Back after a deb removal (which disabled it), or disabled on purpose.
+	# Disabled on purpose, or by the preremove of a version older than
+	# the marker.
 	if command -v systemctl >/dev/null 2>&1 && ! systemctl is-enabled --quiet "$unit" 2>/dev/null; then
 		echo "rollcall-agent: $unit is disabled; to run the agent: systemctl enable --now $unit"
 	fi
@@ -52,6 +84,11 @@ else
 	echo "rollcall-agent: systemd is not running here, so the agent starts at the next"
 	echo "boot; on a running system start it with: systemctl start $unit"
 fi
+if [ "$how" = reinstall ]; then
+	echo "rollcall-agent is installed again; it keeps any enrolment in /var/lib/rollcall-agent."
+	rm -f "$marker"
+	exit 0
+fi
 cat <<'MSG'
 rollcall-agent is installed. To enrol this device with the school's server,
 put an enrolment token (from `rollcall enroll-token create` on the server)
@@ -61,4 +98,9 @@ Until it has enrolled the agent looks for the file every 30 seconds; it
 enrols with the token, deletes the file and keeps its identity in
 /var/lib/rollcall-agent. Logs: journalctl -u rollcall-agent
 MSG
+# A marker an earlier removal left (say, before an rpm took over) is
+# done with: left, it would make a later upgrade enable the service.
+if [ -e "$marker" ]; then
+	rm -f "$marker"
+fi
 exit 0

@@ -8,16 +8,22 @@
 # needs no new token; rpm has no purge, so an rpm erase keeps it too. A
 # deb purge, which asks for everything to go, deletes it and any unused
 # token in /etc/rollcall-agent: the device must then enrol again, and its
-# old certificate should be revoked on the server.
+# old certificate should be revoked on the server. The purge deletes
+# preremove's marker with the folder.
+#
+# ROLLCALL_PKG_ROOT goes before every path this script checks or
+# changes; dpkg and rpm leave it unset. The tests set it.
+sysroot=${ROLLCALL_PKG_ROOT:-}
+
 case "$1" in
 remove | 0) ;;
 purge)
-	rm -rf /var/lib/rollcall-agent /etc/rollcall-agent
+	rm -rf "$sysroot/var/lib/rollcall-agent" "$sysroot/etc/rollcall-agent"
 	;;
 *) exit 0 ;;
 esac
 
-if [ -d /run/systemd/system ]; then
+if [ -d "$sysroot/run/systemd/system" ]; then
 	systemctl daemon-reload || true
 fi
 exit 0
