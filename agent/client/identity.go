@@ -159,10 +159,11 @@ func (id *Identity) Dial() (*grpc.ClientConn, error) {
 	return grpc.NewClient(id.State.ServerAddr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
 }
 
-// pinnedTLS returns a TLS configuration that trusts a server only if its
+// PinnedTLS returns a TLS configuration that trusts a server only if its
 // chain contains a CA whose public key has the given SHA-256 pin and that
-// CA signed the server's certificate for host.
-func pinnedTLS(host string, pin []byte) *tls.Config {
+// CA signed the server's certificate for host: how a device that has no
+// CA yet trusts the server it enrols with.
+func PinnedTLS(host string, pin []byte) *tls.Config {
 	return &tls.Config{
 		MinVersion:         tls.VersionTLS12,
 		InsecureSkipVerify: true, // replaced by VerifyConnection's pin check below
@@ -212,7 +213,7 @@ func Enroll(ctx context.Context, dir, token string, report *agentv1.Report, hash
 		return nil, fmt.Errorf("make certificate request: %w", err)
 	}
 	host, _, _ := net.SplitHostPort(t.GetAgentAddress())
-	conn, err := grpc.NewClient(t.GetAgentAddress(), grpc.WithTransportCredentials(credentials.NewTLS(pinnedTLS(host, t.GetCaPin()))))
+	conn, err := grpc.NewClient(t.GetAgentAddress(), grpc.WithTransportCredentials(credentials.NewTLS(PinnedTLS(host, t.GetCaPin()))))
 	if err != nil {
 		return nil, err
 	}

@@ -45,6 +45,7 @@ Usage:
   rollcall keys rotate --data-dir D [--db URL]    (stop serve first)
   rollcall migrate --data-dir D [--db URL]
   rollcall demo [--data-dir D]
+  rollcall loadgen enrol|run ...    simulated agents for load tests (rollcall loadgen help)
   rollcall version
 
 The data directory defaults to $ROLLCALL_DATA_DIR, else /var/lib/rollcall.
@@ -90,6 +91,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return e.migrate(ctx, rest)
 	case "demo":
 		return e.demo(ctx, rest)
+	case "loadgen":
+		return e.loadgen(ctx, rest)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "rollcall", version)
 		return nil
