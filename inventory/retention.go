@@ -351,7 +351,6 @@ const AuditActionRetentionPurge = "retention.purge"
 
 // PurgeStore is what [PurgeExpiredRecords] works on.
 type PurgeStore interface {
-	SchoolStore
 	RetentionStore
 	AuditStore
 }
@@ -362,20 +361,17 @@ type PurgeResult struct {
 	Audit   int64                         // audit entries deleted
 }
 
-// PurgeExpiredRecords deletes, at now, every record past the end of its
-// school's retention period (see [School.RetentionCutoffs]). For each
-// school that had anything to delete the store appends a
-// "retention.purge" audit entry saying what went; then it cuts the audit
-// log at [AuditCutoff], which the store records with its own entry. Cutoffs fall at the start of a day, so every run
-// after the first of a day deletes nothing and writes nothing, and
-// several replicas may run it. A school whose purge fails does not stop
-// the others; the errors are joined.
-func PurgeExpiredRecords(ctx context.Context, s PurgeStore, now time.Time) (PurgeResult, error) {
+// PurgeExpiredRecords deletes, at now, every record of schools (every
+// school of the store) past the end of its school's retention period
+// (see [School.RetentionCutoffs]). For each school that had anything to
+// delete the store appends a "retention.purge" audit entry saying what
+// went; then it cuts the audit log at [AuditCutoff], which the store
+// records with its own entry. Cutoffs fall at the start of a day, so
+// every run after the first of a day deletes nothing and writes nothing,
+// and several replicas may run it. A school whose purge fails does not
+// stop the others; the errors are joined.
+func PurgeExpiredRecords(ctx context.Context, s PurgeStore, schools []*School, now time.Time) (PurgeResult, error) {
 	res := PurgeResult{Schools: map[uuid.UUID]RetentionCounts{}}
-	schools, err := s.FindSchools(ctx)
-	if err != nil {
-		return res, fmt.Errorf("list schools: %w", err)
-	}
 	var errs []error
 	for _, sc := range schools {
 		n, err := s.PurgeExpired(ctx, sc.ID, sc.RetentionCutoffs(now), now)

@@ -74,7 +74,7 @@ func (a *App) SweepOnce(ctx context.Context, now time.Time) {
 	} else if n > 0 {
 		log.InfoContext(ctx, "noted factory resets from laptops that enrolled again", "check_ins", n)
 	}
-	res, err := inventory.PurgeExpiredRecords(ctx, a.Store, now)
+	res, err := inventory.PurgeExpiredRecords(ctx, a.Store, schools, now)
 	if err != nil {
 		log.ErrorContext(ctx, "purge records at the end of their retention", "err", err)
 	}

@@ -125,11 +125,9 @@ func (p *pool) get(a *Agent, place, addr int) (*grpc.ClientConn, func(), error) 
 	k := connKey{place, addr}
 	p.mu.Lock()
 	if el, ok := p.live[k]; ok {
-		pc := el.Value.(*pooled)
-		pc.users++
-		p.lru.MoveToFront(el)
+		conn, done := p.use(el)
 		p.mu.Unlock()
-		return pc.conn, func() { p.release(pc) }, nil
+		return conn, done, nil
 	}
 	p.mu.Unlock()
 	// Dialling makes no connection yet (that happens at the first call),
@@ -140,12 +138,10 @@ func (p *pool) get(a *Agent, place, addr int) (*grpc.ClientConn, func(), error) 
 	}
 	p.mu.Lock()
 	if el, ok := p.live[k]; ok { // another call of the agent's got there first
-		pc := el.Value.(*pooled)
-		pc.users++
-		p.lru.MoveToFront(el)
+		pooledConn, done := p.use(el)
 		p.mu.Unlock()
 		conn.Close()
-		return pc.conn, func() { p.release(pc) }, nil
+		return pooledConn, done, nil
 	}
 	pc := &pooled{key: k, conn: conn, users: 1}
 	p.live[k] = p.lru.PushFront(pc)
@@ -159,6 +155,15 @@ func (p *pool) get(a *Agent, place, addr int) (*grpc.ClientConn, func(), error) 
 		c.Close()
 	}
 	return conn, func() { p.release(pc) }, nil
+}
+
+// use counts one more user of the pooled connection in el and returns it
+// with the function that releases it. Call it with p.mu held.
+func (p *pool) use(el *list.Element) (*grpc.ClientConn, func()) {
+	pc := el.Value.(*pooled)
+	pc.users++
+	p.lru.MoveToFront(el)
+	return pc.conn, func() { p.release(pc) }
 }
 
 // evict drops the least recently used connections beyond the bound. It

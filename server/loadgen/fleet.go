@@ -134,36 +134,39 @@ func (f *Fleet) Save(path string) error {
 		ff.Agents[i] = agentFile{Index: a.Index, DeviceID: a.DeviceID, Key: a.keyDER, Cert: a.certDER, ReportAt: a.reportAt, Hash: a.hash}
 		a.mu.Unlock()
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".fleet-*")
-	if err != nil {
-		return fmt.Errorf("save fleet: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save fleet: %w", err)
-	}
-	w := bufio.NewWriterSize(tmp, 1<<20)
-	if err := json.NewEncoder(w).Encode(&ff); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save fleet: %w", err)
-	}
-	if err := w.Flush(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save fleet: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save fleet: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("save fleet: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := writeFleet(path, &ff); err != nil {
 		return fmt.Errorf("save fleet: %w", err)
 	}
 	f.changed.Store(false)
 	return nil
+}
+
+// writeFleet writes ff to a temporary file beside path, mode 0600, and
+// renames it to path.
+func writeFleet(path string, ff *fleetFile) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".fleet-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	w := bufio.NewWriterSize(tmp, 1<<20)
+	err = tmp.Chmod(0o600)
+	if err == nil {
+		err = json.NewEncoder(w).Encode(ff)
+	}
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 // LoadFleet reads a fleet saved by [Fleet.Save]. It refuses a file that

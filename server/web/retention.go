@@ -42,17 +42,11 @@ type retentionPage struct {
 	CanEdit bool
 	// Previewing says the rows show periods typed in, not saved.
 	Previewing bool
-	// Due and DueAudit count what the next purge deletes under the
-	// periods shown; Extra and ExtraAudit what of that saving them adds
-	// to what it deletes under the periods in force.
-	Due, Extra           inventory.RetentionCounts
-	DueAudit, ExtraAudit int64
-	// AuditDays is the audit period that applies on this server, the
-	// longest of every school's (0: for ever), with the rows' periods.
-	AuditDays int
-	Schoolful bool // more than one school shares the audit log
-	Anchor    inventory.AuditAnchor
-	Purges    []*inventory.AuditEntry // the school's latest purges
+	// retentionDue is what the next purge deletes under the periods
+	// shown, and what of that saving them adds.
+	retentionDue
+	Anchor inventory.AuditAnchor
+	Purges []*inventory.AuditEntry // the school's latest purges
 	// Confirm asks to tick the box that agrees to the deletion of the
 	// Extra records, for the periods in ConfirmFor.
 	Confirm    bool
@@ -60,21 +54,21 @@ type retentionPage struct {
 	Error      string
 }
 
-// ExtraTotal is how many records saving the periods shown adds to what
-// the next purge deletes.
-func (p retentionPage) ExtraTotal() int64 { return int64(p.Extra.Total()) + p.ExtraAudit }
-
-// retentionDue is what the next purge deletes under some periods, and
-// what of that a change to them adds.
+// retentionDue is what the next purge deletes under some periods (Due,
+// DueAudit), and what of that a change to them adds to what it deletes
+// under the periods in force (Extra, ExtraAudit).
 type retentionDue struct {
 	Due, Extra           inventory.RetentionCounts
 	DueAudit, ExtraAudit int64
-	AuditDays            int // the audit period that would apply to the whole log
+	// AuditDays is the audit period that would apply to the whole log,
+	// the longest of every school's (0: for ever).
+	AuditDays int
+	Schoolful bool // more than one school shares the audit log
 }
 
-// what says in words what the change adds: "3 USB events, 12 audit
+// What says in words what the change adds: "3 USB events, 12 audit
 // entries".
-func (d retentionDue) what() string {
+func (d retentionDue) What() string {
 	var what []string
 	if d.Extra.Total() > 0 {
 		what = append(what, d.Extra.String())
@@ -85,8 +79,8 @@ func (d retentionDue) what() string {
 	return strings.Join(what, ", ")
 }
 
-// extraTotal is how many records the change adds to the next purge.
-func (d retentionDue) extraTotal() int64 { return int64(d.Extra.Total()) + d.ExtraAudit }
+// ExtraTotal is how many records the change adds to the next purge.
+func (d retentionDue) ExtraTotal() int64 { return int64(d.Extra.Total()) + d.ExtraAudit }
 
 // retentionDue counts what the next purge would delete if the school's
 // periods were saved as r: its own records, and the audit entries older
@@ -131,7 +125,7 @@ func (s *server) retentionDue(ctx context.Context, sc *inventory.School, r inven
 		return d, err
 	}
 	d.ExtraAudit = max(0, d.DueAudit-curAudit)
-	d.AuditDays = inventory.AuditDaysApplied(next)
+	d.AuditDays, d.Schoolful = inventory.AuditDaysApplied(next), len(all) > 1
 	return d, nil
 }
 
@@ -148,11 +142,10 @@ func confirmKey(r inventory.Retention) string {
 // retentionPageFor fills the page of school sc showing the periods r.
 func (s *server) retentionPageFor(ctx context.Context, schools []*inventory.School, sc *inventory.School, r inventory.Retention) (retentionPage, error) {
 	p := retentionPage{Schools: schools, School: sc, CanEdit: viewerOf(ctx).holds(sc.ID, retentionEditors...), Previewing: r != sc.Retention}
-	d, err := s.retentionDue(ctx, sc, r)
-	if err != nil {
+	var err error
+	if p.retentionDue, err = s.retentionDue(ctx, sc, r); err != nil {
 		return p, err
 	}
-	p.Due, p.Extra, p.DueAudit, p.ExtraAudit, p.AuditDays = d.Due, d.Extra, d.DueAudit, d.ExtraAudit, d.AuditDays
 	for _, k := range inventory.RetentionKinds {
 		row := retentionRow{Kind: k, Days: k.Days(r), Stored: k.Days(sc.Retention)}
 		switch k.Name {
@@ -169,11 +162,6 @@ func (s *server) retentionPageFor(ctx context.Context, schools []*inventory.Scho
 		}
 		p.Rows = append(p.Rows, row)
 	}
-	all, err := s.store.FindSchools(ctx)
-	if err != nil {
-		return p, err
-	}
-	p.Schoolful = len(all) > 1
 	if p.Anchor, err = s.store.FindAuditAnchor(ctx); err != nil {
 		return p, err
 	}
@@ -299,8 +287,8 @@ func (s *server) setRetention(r *http.Request, sc *inventory.School, next invent
 	if err != nil {
 		return err
 	}
-	if n := d.extraTotal(); n > 0 && !confirmed {
-		return inventory.Errorf(inventory.ECONFLICT, "Saving these periods deletes %d more records, older than them, within 5 minutes: %s. Confirm the deletion to save them.", n, d.what())
+	if n := d.ExtraTotal(); n > 0 && !confirmed {
+		return inventory.Errorf(inventory.ECONFLICT, "Saving these periods deletes %d more records, older than them, within 5 minutes: %s. Confirm the deletion to save them.", n, d.What())
 	}
 	if err := s.store.SetSchoolRetention(ctx, sc.ID, next); err != nil {
 		return err
