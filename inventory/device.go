@@ -183,6 +183,32 @@ type CheckIn struct {
 	Verdict Verdict
 }
 
+// ReportRequiredError is the EREPORTREQUIRED error of a heartbeat whose
+// hash is not the one stored for its device.
+func (c CheckIn) ReportRequiredError() error {
+	return Errorf(EREPORTREQUIRED, "report hash %q is not the one stored for device %s: send the full report", c.Hash, c.DeviceID)
+}
+
+// CheckHeartbeats returns EINVALID if any of cs carries a report.
+func CheckHeartbeats(cs []CheckIn) error {
+	for i, c := range cs {
+		if c.Report != nil {
+			return Errorf(EINVALID, "check-in %d of %d carries a report: only heartbeats are recorded in a batch", i+1, len(cs))
+		}
+	}
+	return nil
+}
+
+// CheckReports returns EINVALID unless each of cs carries a report.
+func CheckReports(cs []CheckIn) error {
+	for i, c := range cs {
+		if c.Report == nil {
+			return Errorf(EINVALID, "check-in %d of %d carries no report", i+1, len(cs))
+		}
+	}
+	return nil
+}
+
 // DeviceStore keeps devices and their check-ins.
 type DeviceStore interface {
 	// FindDeviceByID returns ENOTFOUND if there is no such device.
@@ -195,6 +221,17 @@ type DeviceStore interface {
 	// posture snapshot and the new hash, all in one transaction. Returns
 	// ENOTFOUND for an unknown device.
 	RecordCheckIn(ctx context.Context, c CheckIn) error
+	// RecordHeartbeats notes heartbeats (check-ins without a report) in
+	// one transaction, as RecordCheckIn would note each alone, and returns
+	// an error per check-in, in order: nil, EREPORTREQUIRED or ENOTFOUND.
+	// A check-in with a report is refused with EINVALID. The second result
+	// is an error of the whole batch, of which nothing was written.
+	RecordHeartbeats(ctx context.Context, cs []CheckIn) ([]error, error)
+	// RecordReports records full reports in one transaction, each as
+	// RecordCheckIn would, or none of them: the error of the first that
+	// fails is returned and nothing is written. A check-in without a
+	// report is refused with EINVALID.
+	RecordReports(ctx context.Context, cs []CheckIn) error
 	// FindLatestPosture returns the newest posture snapshot of a device, or
 	// ENOTFOUND when it has none.
 	FindLatestPosture(ctx context.Context, deviceID uuid.UUID) (*PostureSnapshot, error)

@@ -101,6 +101,9 @@ type EnrollmentStore interface {
 	EnrollDevice(ctx context.Context, r *EnrollRequest) (*Device, error)
 	// FindEnrollmentByID returns ENOTFOUND if there is no such enrolment.
 	FindEnrollmentByID(ctx context.Context, id uuid.UUID) (*Enrollment, error)
+	// FindEnrollments returns the enrolments with the given IDs, by ID;
+	// an ID with no enrolment is not in the map.
+	FindEnrollments(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*Enrollment, error)
 	// CreateEnrollment stores a renewal certificate for a device that is
 	// already enrolled. Returns ENOTFOUND for an unknown device.
 	CreateEnrollment(ctx context.Context, e *Enrollment) error

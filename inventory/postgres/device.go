@@ -1,9 +1,11 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,11 +52,31 @@ func (db *DB) FindDevices(ctx context.Context, f inventory.DeviceFilter) ([]*inv
 // snapshot and the new hash in one transaction. Returns ENOTFOUND for an
 // unknown device.
 func (db *DB) RecordCheckIn(ctx context.Context, c inventory.CheckIn) error {
-	return db.inTx(ctx, func(tx pgx.Tx) error {
-		if c.Report == nil {
-			return recordHeartbeat(ctx, tx, c)
+	if c.Report == nil {
+		errs, err := db.RecordHeartbeats(ctx, []inventory.CheckIn{c})
+		if err != nil {
+			return err
 		}
+		return errs[0]
+	}
+	return db.inTx(ctx, func(tx pgx.Tx) error {
 		return recordReport(ctx, tx, c)
+	})
+}
+
+// RecordReports records full reports in one transaction, or none of them:
+// see [inventory.DeviceStore.RecordReports].
+func (db *DB) RecordReports(ctx context.Context, cs []inventory.CheckIn) error {
+	if err := inventory.CheckReports(cs); err != nil {
+		return err
+	}
+	return db.inTxRetry(ctx, func(tx pgx.Tx) error {
+		for _, c := range cs {
+			if err := recordReport(ctx, tx, c); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 
@@ -558,24 +580,135 @@ func (db *DB) CountDevicesUpTo(ctx context.Context, f inventory.DeviceFilter, ma
 	return n, err
 }
 
-// recordHeartbeat moves last_seen_at when the hash matches the stored one,
-// and clears a seen_recently failure or unknown from the stored verdict,
-// keeping its Until.
-func recordHeartbeat(ctx context.Context, tx pgx.Tx, c inventory.CheckIn) error {
-	var sv storedVerdict
-	err := tx.QueryRow(ctx, `UPDATE devices SET last_seen_at = $1
-		WHERE id = $2 AND report_hash = $3 AND report_hash <> ''
-		RETURNING verdict_status, verdict_failing, verdict_unknown, verdict_until`,
-		encodeTime(c.At), c.DeviceID, c.Hash).Scan(&sv.status, &sv.failing, &sv.unknown, timeScanner{&sv.until})
-	if isNoRows(err) {
-		if _, err := findDeviceByID(ctx, tx, c.DeviceID); err != nil {
-			return err
-		}
-		return inventory.Errorf(inventory.EREPORTREQUIRED, "report hash %q is not the one stored for device %s: send the full report", c.Hash, c.DeviceID)
-	} else if err != nil {
-		return fmt.Errorf("update last seen: %w", err)
+// RecordHeartbeats notes heartbeats in one transaction: see
+// [inventory.DeviceStore.RecordHeartbeats].
+func (db *DB) RecordHeartbeats(ctx context.Context, cs []inventory.CheckIn) ([]error, error) {
+	if err := inventory.CheckHeartbeats(cs); err != nil {
+		return nil, err
 	}
-	v := sv.decode()
+	var errs []error
+	err := db.inTxRetry(ctx, func(tx pgx.Tx) (err error) {
+		errs, err = recordHeartbeats(ctx, tx, cs)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return errs, nil
+}
+
+// recordHeartbeats moves last_seen_at of each device whose hash matches
+// the stored one, in one statement, and clears a seen_recently failure or
+// unknown from its stored verdict, keeping its Until. The devices are
+// updated in the order of their IDs, so that batches written at once by
+// two replicas lock them in the same order.
+func recordHeartbeats(ctx context.Context, tx pgx.Tx, cs []inventory.CheckIn) ([]error, error) {
+	type key struct {
+		id   uuid.UUID
+		hash string
+	}
+	latest := make(map[key]time.Time, len(cs))
+	for _, c := range cs {
+		k := key{c.DeviceID, c.Hash}
+		if at, ok := latest[k]; !ok || c.At.After(at) {
+			latest[k] = c.At
+		}
+	}
+	keys := slices.Collect(maps.Keys(latest))
+	slices.SortFunc(keys, func(a, b key) int {
+		if c := bytes.Compare(a.id[:], b.id[:]); c != 0 {
+			return c
+		}
+		return strings.Compare(a.hash, b.hash)
+	})
+	ids, hashes, ats := make([]uuid.UUID, len(keys)), make([]string, len(keys)), make([]time.Time, len(keys))
+	for i, k := range keys {
+		ids[i], hashes[i], ats[i] = k.id, k.hash, utc(latest[k])
+	}
+	rows, err := tx.Query(ctx, `UPDATE devices AS d SET last_seen_at = v.at
+		FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS v (id, hash, at)
+		WHERE d.id = v.id AND d.report_hash = v.hash AND d.report_hash <> ''
+		RETURNING d.id, d.report_hash, d.verdict_status, d.verdict_failing, d.verdict_unknown, d.verdict_until`,
+		ids, hashes, ats)
+	if err != nil {
+		return nil, fmt.Errorf("update last seen: %w", err)
+	}
+	matched := make(map[uuid.UUID]string, len(keys)) // device → its stored hash
+	var verdicts []storedVerdict
+	var verdictOf []uuid.UUID
+	for rows.Next() {
+		var (
+			id   uuid.UUID
+			hash string
+			sv   storedVerdict
+		)
+		if err := rows.Scan(&id, &hash, &sv.status, &sv.failing, &sv.unknown, timeScanner{&sv.until}); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("scan last seen: %w", err)
+		}
+		matched[id] = hash
+		verdicts, verdictOf = append(verdicts, sv), append(verdictOf, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("update last seen: %w", err)
+	}
+	for i, sv := range verdicts {
+		if err := clearSeenRecently(ctx, tx, verdictOf[i], sv.decode()); err != nil {
+			return nil, err
+		}
+	}
+	known, err := knownDevices(ctx, tx, cs, matched)
+	if err != nil {
+		return nil, err
+	}
+	errs := make([]error, len(cs))
+	for i, c := range cs {
+		stored, ok := matched[c.DeviceID]
+		switch {
+		case !known[c.DeviceID]:
+			errs[i] = inventory.Errorf(inventory.ENOTFOUND, "device %s not found", c.DeviceID)
+		case !ok || stored != c.Hash:
+			errs[i] = c.ReportRequiredError()
+		}
+	}
+	return errs, nil
+}
+
+// knownDevices returns which devices of cs exist: those matched, and of
+// the others those found.
+func knownDevices(ctx context.Context, tx pgx.Tx, cs []inventory.CheckIn, matched map[uuid.UUID]string) (map[uuid.UUID]bool, error) {
+	known := make(map[uuid.UUID]bool, len(cs))
+	var rest []uuid.UUID
+	for _, c := range cs {
+		if _, ok := matched[c.DeviceID]; ok {
+			known[c.DeviceID] = true
+		} else {
+			rest = append(rest, c.DeviceID)
+		}
+	}
+	if len(rest) == 0 {
+		return known, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT id FROM devices WHERE id = ANY($1)`, rest)
+	if err != nil {
+		return nil, fmt.Errorf("find devices: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("scan device: %w", err)
+		}
+		known[id] = true
+	}
+	return known, rows.Err()
+}
+
+// clearSeenRecently drops a seen_recently failure or unknown from device
+// id's verdict v, now that the device has been seen. verdict_until is not
+// written: Seen keeps the stored Until.
+func clearSeenRecently(ctx context.Context, tx pgx.Tx, id uuid.UUID, v inventory.Verdict) error {
 	if !slices.Contains(v.Failing, inventory.RuleSeenRecently) && !slices.Contains(v.Unknown, inventory.RuleSeenRecently) {
 		return nil
 	}
@@ -583,10 +716,9 @@ func recordHeartbeat(ctx context.Context, tx pgx.Tx, c inventory.CheckIn) error 
 	if err != nil {
 		return err
 	}
-	// verdict_until is not written: Seen keeps the stored Until.
 	if _, err := tx.Exec(ctx, `UPDATE devices SET
 			verdict_status = $1, verdict_failing = $2, verdict_unknown = $3
-		WHERE id = $4`, seen.status, seen.failing, seen.unknown, c.DeviceID); err != nil {
+		WHERE id = $4`, seen.status, seen.failing, seen.unknown, id); err != nil {
 		return fmt.Errorf("update verdict: %w", err)
 	}
 	return nil

@@ -219,16 +219,35 @@ func enrollDevice(ctx context.Context, tx pgx.Tx, r *inventory.EnrollRequest, e 
 
 // FindEnrollmentByID returns ENOTFOUND if there is no such enrolment.
 func (db *DB) FindEnrollmentByID(ctx context.Context, id uuid.UUID) (*inventory.Enrollment, error) {
-	var e *inventory.Enrollment
-	err := db.readTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		e, err = findEnrollmentByID(ctx, tx, id)
-		return err
-	})
-	return e, err
+	// One statement needs no transaction: every agent call reads its
+	// enrolment.
+	e, err := findEnrollmentByID(ctx, db.pool, id)
+	return e, formatError(err)
 }
 
-func findEnrollmentByID(ctx context.Context, tx pgx.Tx, id uuid.UUID) (*inventory.Enrollment, error) {
+// FindEnrollments returns the enrolments with the given IDs, in one
+// statement.
+func (db *DB) FindEnrollments(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*inventory.Enrollment, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+enrollmentColumns+` FROM enrollments WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, formatError(fmt.Errorf("query enrolments: %w", err))
+	}
+	defer rows.Close()
+	found := make(map[uuid.UUID]*inventory.Enrollment, len(ids))
+	for rows.Next() {
+		e, err := scanEnrollment(rows)
+		if err != nil {
+			return nil, err
+		}
+		found[e.ID] = e
+	}
+	if err := rows.Err(); err != nil {
+		return nil, formatError(fmt.Errorf("query enrolments: %w", err))
+	}
+	return found, nil
+}
+
+func findEnrollmentByID(ctx context.Context, tx rowQuerier, id uuid.UUID) (*inventory.Enrollment, error) {
 	e, err := scanEnrollment(tx.QueryRow(ctx, `SELECT `+enrollmentColumns+` FROM enrollments WHERE id = $1`, id))
 	if isNoRows(err) {
 		return nil, inventory.Errorf(inventory.ENOTFOUND, "enrolment %s not found", id)

@@ -170,6 +170,27 @@ func (db *DB) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return db.runTx(ctx, pgx.TxOptions{}, fn)
 }
 
+// inTxRetry is inTx for writes that may deadlock with another replica's
+// or be refused for serialisation: it runs fn again, up to three times in
+// all, when PostgreSQL aborts the transaction for either reason.
+func (db *DB) inTxRetry(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	var err error
+	for range 3 {
+		err = db.inTx(ctx, fn)
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || (pe.Code != codeDeadlock && pe.Code != codeSerialization) {
+			return err
+		}
+	}
+	return err
+}
+
+// rowQuerier runs a query for one row: a transaction, or the pool for a
+// read of one statement, which needs no transaction of its own.
+type rowQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
 // readTx runs fn in a read-only transaction and returns the result of
 // [formatError].
 func (db *DB) readTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
@@ -227,6 +248,8 @@ const (
 	codeInvalidText         = "22P02" // invalid_text_representation, e.g. bad JSON
 	codeBadEncoding         = "22021" // character_not_in_repertoire, e.g. a NUL byte
 	codeUntranslatable      = "22P05" // untranslatable_character, e.g. \u0000 in jsonb
+	codeDeadlock            = "40P01" // deadlock_detected: inTxRetry tries again
+	codeSerialization       = "40001" // serialization_failure: inTxRetry tries again
 )
 
 // formatError converts an error from the driver into a domain error:

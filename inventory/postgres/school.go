@@ -53,12 +53,9 @@ func createSchool(ctx context.Context, tx pgx.Tx, s *inventory.School) error {
 
 // FindSchoolByID returns ENOTFOUND if there is no such school.
 func (db *DB) FindSchoolByID(ctx context.Context, id uuid.UUID) (*inventory.School, error) {
-	var s *inventory.School
-	err := db.readTx(ctx, func(tx pgx.Tx) (err error) {
-		s, err = findSchoolByID(ctx, tx, id)
-		return err
-	})
-	return s, err
+	// One statement needs no transaction: every report reads its school.
+	s, err := findSchoolByID(ctx, db.pool, id)
+	return s, formatError(err)
 }
 
 // FindSchoolBySlug returns ENOTFOUND if there is no such school.
@@ -96,7 +93,7 @@ func (db *DB) FindSchools(ctx context.Context) ([]*inventory.School, error) {
 	return all, err
 }
 
-func findSchoolByID(ctx context.Context, tx pgx.Tx, id uuid.UUID) (*inventory.School, error) {
+func findSchoolByID(ctx context.Context, tx rowQuerier, id uuid.UUID) (*inventory.School, error) {
 	s, err := scanSchool(tx.QueryRow(ctx, `SELECT `+schoolColumns+` FROM schools WHERE id = $1`, id))
 	if isNoRows(err) {
 		return nil, inventory.Errorf(inventory.ENOTFOUND, "school %s not found", id)

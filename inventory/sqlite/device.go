@@ -58,6 +58,49 @@ func (db *DB) RecordCheckIn(ctx context.Context, c inventory.CheckIn) error {
 	})
 }
 
+// RecordReports records full reports in one transaction, or none of them:
+// see [inventory.DeviceStore.RecordReports].
+func (db *DB) RecordReports(ctx context.Context, cs []inventory.CheckIn) error {
+	if err := inventory.CheckReports(cs); err != nil {
+		return err
+	}
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		for _, c := range cs {
+			if err := recordReport(ctx, tx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// RecordHeartbeats notes heartbeats in one transaction: see
+// [inventory.DeviceStore.RecordHeartbeats]. SQLite writes one row at a
+// time anyway; what the batch saves is a commit per heartbeat.
+func (db *DB) RecordHeartbeats(ctx context.Context, cs []inventory.CheckIn) ([]error, error) {
+	if err := inventory.CheckHeartbeats(cs); err != nil {
+		return nil, err
+	}
+	errs := make([]error, len(cs))
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		for i, c := range cs {
+			err := recordHeartbeat(ctx, tx, c)
+			switch inventory.ErrorCode(err) {
+			case "":
+			case inventory.EREPORTREQUIRED, inventory.ENOTFOUND:
+				errs[i] = err
+			default:
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return errs, nil
+}
+
 // FindLatestPosture returns the newest posture snapshot of a device, or
 // ENOTFOUND when it has none.
 func (db *DB) FindLatestPosture(ctx context.Context, deviceID uuid.UUID) (*inventory.PostureSnapshot, error) {
@@ -592,7 +635,7 @@ func recordHeartbeat(ctx context.Context, tx *sql.Tx, c inventory.CheckIn) error
 		if _, err := findDeviceByID(ctx, tx, c.DeviceID); err != nil {
 			return err
 		}
-		return inventory.Errorf(inventory.EREPORTREQUIRED, "report hash %q is not the one stored for device %s: send the full report", c.Hash, c.DeviceID)
+		return c.ReportRequiredError()
 	} else if err != nil {
 		return fmt.Errorf("update last seen: %w", err)
 	}

@@ -233,6 +233,28 @@ func (db *DB) FindEnrollmentByID(ctx context.Context, id uuid.UUID) (*inventory.
 	return e, err
 }
 
+// FindEnrollments returns the enrolments with the given IDs.
+func (db *DB) FindEnrollments(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*inventory.Enrollment, error) {
+	found := make(map[uuid.UUID]*inventory.Enrollment, len(ids))
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		for _, id := range ids {
+			e, err := findEnrollmentByID(ctx, tx, id)
+			switch {
+			case inventory.ErrorCode(err) == inventory.ENOTFOUND:
+			case err != nil:
+				return err
+			default:
+				found[id] = e
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return found, nil
+}
+
 func findEnrollmentByID(ctx context.Context, tx *sql.Tx, id uuid.UUID) (*inventory.Enrollment, error) {
 	e, err := scanEnrollment(tx.QueryRowContext(ctx, `SELECT `+enrollmentColumns+` FROM enrollments WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {

@@ -60,6 +60,95 @@ func (su suite) testDeviceStore(t *testing.T) {
 		equal(t, "device after heartbeat", e.findDevice(d.ID), &want)
 	})
 
+	t.Run("RecordHeartbeats", func(t *testing.T) {
+		// One batch holds heartbeats that match, one that does not, one of
+		// an unknown device, a device twice, and a device failing
+		// seen_recently; each gets its own answer, in order.
+		e := su.fresh(t)
+		a, b, c, marked := e.device("SN1"), e.device("SN2"), e.device("SN3"), e.device("SN4")
+		v := inventory.Verdict{Status: inventory.StatusNoncompliant, Failing: []string{inventory.RuleEncryption, inventory.RuleSeenRecently}}
+		if err := e.s.SetDeviceVerdict(e.ctx, marked.ID, v); err != nil {
+			t.Fatal(err)
+		}
+		at := t0.Add(10 * time.Minute)
+		cs := []inventory.CheckIn{
+			{DeviceID: a.ID, Hash: a.ReportHash, At: at},
+			{DeviceID: b.ID, Hash: hashOf("something else"), At: at},
+			{DeviceID: uuid.New(), Hash: a.ReportHash, At: at},
+			{DeviceID: c.ID, Hash: c.ReportHash, At: at},
+			{DeviceID: c.ID, Hash: c.ReportHash, At: at.Add(time.Second)},
+			{DeviceID: marked.ID, Hash: marked.ReportHash, At: at},
+		}
+		errs, err := e.s.RecordHeartbeats(e.ctx, cs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(errs) != len(cs) {
+			t.Fatalf("%d errors for %d check-ins", len(errs), len(cs))
+		}
+		for i, want := range []string{"", inventory.EREPORTREQUIRED, inventory.ENOTFOUND, "", "", ""} {
+			if got := inventory.ErrorCode(errs[i]); got != want {
+				t.Errorf("check-in %d: error %v, want code %q", i, errs[i], want)
+			}
+		}
+		for _, w := range []struct {
+			d    *inventory.Device
+			seen time.Time
+		}{{a, at}, {b, b.LastSeenAt}, {c, at.Add(time.Second)}, {marked, at}} {
+			if got := e.findDevice(w.d.ID); !got.LastSeenAt.Equal(ts(w.seen)) {
+				t.Errorf("%s last seen %v, want %v", w.d.Serial, got.LastSeenAt, ts(w.seen))
+			}
+		}
+		equal(t, "verdict of the marked device", e.findDevice(marked.ID).Verdict,
+			inventory.Verdict{Status: inventory.StatusNoncompliant, Failing: []string{inventory.RuleEncryption}})
+
+		// A report has no place in a batch, and nothing of it is written.
+		r := report("SN1")
+		_, err = e.s.RecordHeartbeats(e.ctx, []inventory.CheckIn{{DeviceID: a.ID, Hash: a.ReportHash, At: at.Add(time.Hour)}, {DeviceID: a.ID, Hash: hashOf(r), Report: &r, At: at}})
+		wantCode(t, err, inventory.EINVALID)
+		if got := e.findDevice(a.ID); !got.LastSeenAt.Equal(ts(at)) {
+			t.Errorf("refused batch moved last seen to %v", got.LastSeenAt)
+		}
+		if errs, err := e.s.RecordHeartbeats(e.ctx, nil); err != nil || len(errs) != 0 {
+			t.Errorf("empty batch: %v, %v", errs, err)
+		}
+	})
+
+	t.Run("RecordReports", func(t *testing.T) {
+		e := su.fresh(t)
+		sc := e.school("a")
+		tok := e.token(sc.ID, 3)
+		a, _ := e.enroll(tok, "SN1")
+		b, _ := e.enroll(tok, "SN2")
+		c, _ := e.enroll(tok, "SN3")
+		at := t0.Add(time.Hour)
+		checkIn := func(d *inventory.Device, serial, host string) inventory.CheckIn {
+			r := report(serial)
+			r.Hardware.Hostname = host
+			return inventory.CheckIn{DeviceID: d.ID, Hash: hashOf(r), Report: &r, At: at}
+		}
+		if err := e.s.RecordReports(e.ctx, []inventory.CheckIn{checkIn(a, "SN1", "lab-01"), checkIn(b, "SN2", "lab-02")}); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range []struct {
+			d    *inventory.Device
+			host string
+		}{{a, "lab-01"}, {b, "lab-02"}} {
+			got := e.findDevice(w.d.ID)
+			if got.Hostname != w.host || !got.LastSeenAt.Equal(ts(at)) {
+				t.Errorf("%s after the batch: host %q, last seen %v", w.d.Serial, got.Hostname, got.LastSeenAt)
+			}
+		}
+		// One report that cannot be stored (SN1 is a's serial) leaves the
+		// whole batch unwritten.
+		before := e.findDevice(c.ID)
+		err := e.s.RecordReports(e.ctx, []inventory.CheckIn{checkIn(c, "SN3", "lab-03"), checkIn(b, "SN1", "lab-04")})
+		wantCode(t, err, inventory.ECONFLICT)
+		equal(t, "device of a refused batch", e.findDevice(c.ID), before)
+		err = e.s.RecordReports(e.ctx, []inventory.CheckIn{{DeviceID: a.ID, Hash: a.ReportHash, At: at}})
+		wantCode(t, err, inventory.EINVALID)
+	})
+
 	t.Run("RecordCheckIn/ErrReportRequired", func(t *testing.T) {
 		e := su.fresh(t)
 		d := e.device("SN1")

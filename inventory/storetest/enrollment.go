@@ -372,6 +372,31 @@ func (su suite) testEnrollmentStore(t *testing.T) {
 		wantCode(t, err, inventory.ENOTFOUND)
 	})
 
+	t.Run("FindEnrollments", func(t *testing.T) {
+		e := su.fresh(t)
+		tok := e.token(e.school("a").ID, 2)
+		_, r1 := e.enroll(tok, "SN1")
+		_, r2 := e.enroll(tok, "SN2")
+		unknown := uuid.New()
+		got, err := e.s.FindEnrollments(e.ctx, []uuid.UUID{r1.Enrollment.ID, unknown, r2.Enrollment.ID, r1.Enrollment.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[unknown] != nil {
+			t.Fatalf("got %d enrolments (%v), want the 2 known", len(got), got)
+		}
+		for _, r := range []*inventory.EnrollRequest{r1, r2} {
+			one, err := e.s.FindEnrollmentByID(e.ctx, r.Enrollment.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			equal(t, "enrolment found in a batch", got[r.Enrollment.ID], one)
+		}
+		if none, err := e.s.FindEnrollments(e.ctx, nil); err != nil || len(none) != 0 {
+			t.Errorf("no IDs: %v, %v", none, err)
+		}
+	})
+
 	t.Run("RevokeEnrollment", func(t *testing.T) {
 		e := su.fresh(t)
 		_, r := e.enroll(e.token(e.school("a").ID, 1), "SN1")

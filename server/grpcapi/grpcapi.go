@@ -50,6 +50,13 @@ type Server struct {
 	// superseded holds the IDs of renewal enrolments whose predecessors
 	// this process has already revoked, so that is done once each.
 	superseded sync.Map
+	// verified remembers the client certificates this CA's signature has
+	// been checked on (see verifyClient).
+	verified verifiedCerts
+	// Concurrent calls' reads and writes are done together (see batcher).
+	enrollments *batcher[uuid.UUID, *inventory.Enrollment]
+	heartbeats  *batcher[inventory.CheckIn, error]
+	reports     *batcher[inventory.CheckIn, error]
 
 	// Now returns the current time; tests replace it.
 	Now func() time.Time
@@ -80,6 +87,9 @@ func New(logger *slog.Logger, store inventory.Store, ca *pki.CA, v *vault.Vault,
 		interval: DefaultCheckInInterval,
 		Now:      time.Now,
 	}
+	s.enrollments = newBatcher(maxEnrollmentBatch, s.findEnrollments)
+	s.heartbeats = newBatcher(maxHeartbeatBatch, store.RecordHeartbeats)
+	s.reports = newBatcher(maxReportBatch, s.recordReports)
 	for _, o := range opts {
 		o(s)
 	}
@@ -138,14 +148,17 @@ func (s *Server) enrollmentOf(ctx context.Context) (*inventory.Enrollment, error
 		return nil, err
 	}
 	now := s.Now()
-	if err := s.ca.VerifyClient(cert, now); err != nil {
+	if err := s.verifyClient(cert, now); err != nil {
 		return nil, status.Error(codes.Unauthenticated, err.Error())
 	}
 	id, err := uuid.Parse(cert.Subject.CommonName)
 	if err != nil {
 		return nil, status.Error(codes.Unauthenticated, "client certificate does not name an enrolment")
 	}
-	e, err := s.store.FindEnrollmentByID(ctx, id)
+	e, err := s.enrollments.run(ctx, id)
+	if err == nil && e == nil {
+		err = inventory.Errorf(inventory.ENOTFOUND, "enrolment %s not found", id)
+	}
 	switch {
 	case inventory.ErrorCode(err) == inventory.ENOTFOUND:
 		return nil, status.Error(codes.Unauthenticated, "client certificate's enrolment is not known to this server")
@@ -350,7 +363,14 @@ func (s *Server) CheckIn(ctx context.Context, req *agentv1.CheckInRequest) (*age
 		}
 	}
 	resp := &agentv1.CheckInResponse{CheckInInterval: durationpb.New(s.interval)}
-	err := s.store.RecordCheckIn(ctx, c)
+	batch := s.heartbeats
+	if c.Report != nil {
+		batch = s.reports
+	}
+	stored, err := batch.run(ctx, c)
+	if err == nil {
+		err = stored // this check-in's own result
+	}
 	switch inventory.ErrorCode(err) {
 	case "":
 	case inventory.EREPORTREQUIRED:

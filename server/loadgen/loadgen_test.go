@@ -23,7 +23,12 @@ import (
 	"github.com/rollcall/rollcall/server/vault"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	if runHelper() {
+		return
+	}
+	pgtest.Main(m)
+}
 
 // server is a real Rollcall server on 127.0.0.1.
 type server struct {

@@ -43,6 +43,12 @@ import (
 // databases.
 const EnvDSN = "ROLLCALL_TEST_DSN"
 
+// EnvDurable is the environment variable that, set to 1, starts the
+// throwaway cluster with PostgreSQL's default durability (fsync,
+// synchronous commit and full-page writes on), as benchmarks need. Tests
+// leave it unset and run with durability off, for speed.
+const EnvDurable = "ROLLCALL_TEST_PG_DURABLE"
+
 // server is where the test databases are made.
 type server struct {
 	base  string        // DSN of the server's maintenance database
@@ -219,7 +225,10 @@ func startCluster() (_ *server, err error) {
 	}
 
 	logFile := filepath.Join(s.dir, "postgres.log")
-	opts := fmt.Sprintf("-p 5432 -k '%s' -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", s.dir)
+	opts := fmt.Sprintf("-p 5432 -k '%s' -c listen_addresses='' -c max_connections=200", s.dir)
+	if os.Getenv(EnvDurable) != "1" {
+		opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+	}
 	s.running = true // stop it even if pg_ctl gave up waiting
 	out, err = s.command(pgCtl, "start", "-w", "-t", "60", "-D", data, "-l", logFile, "-o", opts).CombinedOutput()
 	if err != nil {
