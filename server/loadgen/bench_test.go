@@ -181,6 +181,7 @@ func BenchmarkLoad(b *testing.B) {
 			lb.round(b)
 		}
 	}
+	lb.sizes(b)
 	for _, m := range lb.figures.order {
 		b.ReportMetric(lb.figures.median(m), m)
 	}
@@ -287,6 +288,29 @@ func (lb *loadBench) replicas(ctx context.Context, b *testing.B, rollcall, repli
 	lb.figures.add("replicas-errors", float64(ev.Failed))
 	lb.figures.add("replicas-events-lost", float64(lost))
 	lb.figures.add("replicas-events-stored-twice", float64(twice))
+}
+
+// sizes adds what the database holds at the end, for sizing: its size,
+// and the bytes per row, indexes included, of the tables that grow with
+// the fleet and its reports.
+func (lb *loadBench) sizes(b *testing.B) {
+	ctx := context.Background()
+	var db int64
+	if err := lb.db.QueryRow(ctx, `SELECT pg_database_size(current_database())`).Scan(&db); err != nil {
+		b.Fatal(err)
+	}
+	lb.figures.add("db-end-MB", float64(db)/(1<<20))
+	for _, table := range []string{"devices", "posture_snapshots", "events", "recovery_keys"} {
+		var bytes, rows int64
+		err := lb.db.QueryRow(ctx, `SELECT pg_total_relation_size($1::regclass), (SELECT count(*) FROM `+table+`)`, table).Scan(&bytes, &rows)
+		if err != nil {
+			b.Fatal(err)
+		}
+		lb.figures.add(table+"-rows", float64(rows))
+		if rows > 0 {
+			lb.figures.add(table+"-bytes/row", float64(bytes)/float64(rows))
+		}
+	}
 }
 
 // cpuShare is the CPU a server and PostgreSQL used over a run, in percent
