@@ -70,12 +70,13 @@ func RecordComplianceDays(ctx context.Context, s HistoryStore, now time.Time) er
 	if err != nil {
 		return err
 	}
+	counts, err := s.CountDevicesBySchool(ctx, DeviceFilter{}, now)
+	if err != nil {
+		return fmt.Errorf("count devices: %w", err)
+	}
 	day := now.UTC().Truncate(24 * time.Hour)
 	for _, sc := range schools {
-		c, err := s.CountDevices(ctx, DeviceFilter{SchoolIDs: []uuid.UUID{sc.ID}}, now)
-		if err != nil {
-			return fmt.Errorf("count devices of %s: %w", sc.Slug, err)
-		}
+		c := counts[sc.ID] // zero for a school without devices
 		d := ComplianceDay{SchoolID: sc.ID, Day: day, Devices: c.Total, Compliant: c.Compliant, Noncompliant: c.Noncompliant, Unknown: c.Unknown}
 		if err := s.RecordComplianceDay(ctx, d); err != nil {
 			return fmt.Errorf("record compliance of %s: %w", sc.Slug, err)

@@ -70,8 +70,13 @@ func (db *DB) RecordReports(ctx context.Context, cs []inventory.CheckIn) error {
 	if err := inventory.CheckReports(cs); err != nil {
 		return err
 	}
+	// In device order, so that transactions writing reports at once lock
+	// their devices in the same order and cannot deadlock; a device's own
+	// reports keep their order, so its latest is written last.
+	sorted := slices.Clone(cs)
+	slices.SortStableFunc(sorted, func(a, b inventory.CheckIn) int { return bytes.Compare(a.DeviceID[:], b.DeviceID[:]) })
 	return db.inTxRetry(ctx, func(tx pgx.Tx) error {
-		for _, c := range cs {
+		for _, c := range sorted {
 			if err := recordReport(ctx, tx, c); err != nil {
 				return err
 			}
@@ -140,25 +145,42 @@ func (db *DB) FindPostureSnapshots(ctx context.Context, deviceID uuid.UUID, limi
 // and sort; Unseen counts those last seen before unseenBefore or never
 // seen. Returns EINVALID for an unknown status or rule in f.
 func (db *DB) CountDevices(ctx context.Context, f inventory.DeviceFilter, unseenBefore time.Time) (inventory.DeviceCounts, error) {
+	all, err := db.readDeviceCounts(ctx, f, unseenBefore, false)
+	return all[uuid.Nil], err
+}
+
+// CountDevicesBySchool counts the devices f selects as CountDevices does,
+// grouped by school, in one statement; a school with none of them has no
+// entry. Returns EINVALID for an unknown status or rule in f.
+func (db *DB) CountDevicesBySchool(ctx context.Context, f inventory.DeviceFilter, unseenBefore time.Time) (map[uuid.UUID]inventory.DeviceCounts, error) {
+	return db.readDeviceCounts(ctx, f, unseenBefore, true)
+}
+
+// readDeviceCounts counts the devices f selects in a read transaction, by
+// school when bySchool, or else as one entry, always present, under
+// [uuid.Nil].
+func (db *DB) readDeviceCounts(ctx context.Context, f inventory.DeviceFilter, unseenBefore time.Time, bySchool bool) (map[uuid.UUID]inventory.DeviceCounts, error) {
 	f.Sort, f.After, f.AfterKey = inventory.SortByID, uuid.Nil, ""
 	q, err := newDeviceQuery(f)
 	if err != nil {
-		return inventory.DeviceCounts{}, err
-	}
-	c := inventory.DeviceCounts{Failing: make(map[string]int, len(inventory.Rules)), Unknowns: make(map[string]int, len(inventory.Rules))}
-	for _, r := range inventory.Rules {
-		c.Failing[r], c.Unknowns[r] = 0, 0
+		return nil, err
 	}
 	if f.SchoolIDs != nil && len(f.SchoolIDs) == 0 {
-		return c, nil
+		all := map[uuid.UUID]inventory.DeviceCounts{}
+		if !bySchool {
+			all[uuid.Nil] = inventory.NewDeviceCounts()
+		}
+		return all, nil
 	}
-	err = db.readTx(ctx, func(tx pgx.Tx) error {
-		return countDevices(ctx, tx, q, unseenBefore, &c)
+	var all map[uuid.UUID]inventory.DeviceCounts
+	err = db.readTx(ctx, func(tx pgx.Tx) (err error) {
+		all, err = countDevices(ctx, tx, q, unseenBefore, bySchool)
+		return err
 	})
 	if err != nil {
-		return inventory.DeviceCounts{}, err
+		return nil, err
 	}
-	return c, nil
+	return all, nil
 }
 
 // SetDeviceVerdict replaces a device's stored verdict, leaving UpdatedAt
@@ -523,8 +545,10 @@ func queryDevices(ctx context.Context, tx pgx.Tx, rest string, args []any) ([]*i
 	return all, rows.Err()
 }
 
-// countDevices fills c with the counts of the devices q selects.
-func countDevices(ctx context.Context, tx pgx.Tx, q *deviceQuery, unseenBefore time.Time, c *inventory.DeviceCounts) error {
+// countDevices returns the counts of the devices q selects: an entry for
+// each school that has any when bySchool, or else one entry, under
+// [uuid.Nil], for all of them.
+func countDevices(ctx context.Context, tx pgx.Tx, q *deviceQuery, unseenBefore time.Time, bySchool bool) (map[uuid.UUID]inventory.DeviceCounts, error) {
 	var a sqlArgs
 	unseen := "last_seen_at IS NULL"
 	if !unseenBefore.IsZero() {
@@ -538,23 +562,26 @@ func countDevices(ctx context.Context, tx pgx.Tx, q *deviceQuery, unseenBefore t
 		"count(*) FILTER (WHERE " + unseen + ")",
 		"count(*) FILTER (WHERE verdict_status = '')",
 	}
-	failing := make([]int, len(inventory.Rules))
-	unknowns := make([]int, len(inventory.Rules))
-	dest := []any{&c.Total, &c.Compliant, &c.Noncompliant, &c.Unknown, &c.Unseen, &c.Unjudged}
-	for i, r := range inventory.Rules {
+	for _, r := range inventory.Rules {
 		p := a.add([]string{r})
 		cols = append(cols, "count(*) FILTER (WHERE verdict_failing @> "+p+"::text[])", "count(*) FILTER (WHERE verdict_unknown @> "+p+"::text[])")
-		dest = append(dest, &failing[i], &unknowns[i])
+	}
+	group := ""
+	if bySchool {
+		cols, group = append([]string{"school_id"}, cols...), " GROUP BY school_id"
 	}
 	where := whereClause(q.filter(&a))
-	if err := tx.QueryRow(ctx, `SELECT `+strings.Join(cols, ", ")+` FROM devices`+where,
-		append([]any{pgx.QueryExecModeCacheDescribe}, a...)...).Scan(dest...); err != nil {
-		return fmt.Errorf("count devices: %w", err)
+	rows, err := tx.Query(ctx, `SELECT `+strings.Join(cols, ", ")+` FROM devices`+where+group,
+		append([]any{pgx.QueryExecModeCacheDescribe}, a...)...)
+	if err != nil {
+		return nil, fmt.Errorf("count devices: %w", err)
 	}
-	for i, r := range inventory.Rules {
-		c.Failing[r], c.Unknowns[r] = failing[i], unknowns[i]
+	defer rows.Close()
+	all, err := inventory.ScanDeviceCounts(rows, bySchool)
+	if err != nil {
+		return nil, fmt.Errorf("count devices: %w", err)
 	}
-	return nil
+	return all, nil
 }
 
 // CountDevicesUpTo counts the devices f selects, stopping at max+1.

@@ -162,25 +162,42 @@ func (db *DB) FindPostureSnapshots(ctx context.Context, deviceID uuid.UUID, limi
 // and sort; Unseen counts those last seen before unseenBefore or never
 // seen. Returns EINVALID for an unknown status or rule in f.
 func (db *DB) CountDevices(ctx context.Context, f inventory.DeviceFilter, unseenBefore time.Time) (inventory.DeviceCounts, error) {
+	all, err := db.readDeviceCounts(ctx, f, unseenBefore, false)
+	return all[uuid.Nil], err
+}
+
+// CountDevicesBySchool counts the devices f selects as CountDevices does,
+// grouped by school, in one statement; a school with none of them has no
+// entry. Returns EINVALID for an unknown status or rule in f.
+func (db *DB) CountDevicesBySchool(ctx context.Context, f inventory.DeviceFilter, unseenBefore time.Time) (map[uuid.UUID]inventory.DeviceCounts, error) {
+	return db.readDeviceCounts(ctx, f, unseenBefore, true)
+}
+
+// readDeviceCounts counts the devices f selects in a transaction, by
+// school when bySchool, or else as one entry, always present, under
+// [uuid.Nil].
+func (db *DB) readDeviceCounts(ctx context.Context, f inventory.DeviceFilter, unseenBefore time.Time, bySchool bool) (map[uuid.UUID]inventory.DeviceCounts, error) {
 	f.Sort, f.After, f.AfterKey = inventory.SortByID, uuid.Nil, ""
 	q, err := newDeviceQuery(f)
 	if err != nil {
-		return inventory.DeviceCounts{}, err
-	}
-	c := inventory.DeviceCounts{Failing: make(map[string]int, len(inventory.Rules)), Unknowns: make(map[string]int, len(inventory.Rules))}
-	for _, r := range inventory.Rules {
-		c.Failing[r], c.Unknowns[r] = 0, 0
+		return nil, err
 	}
 	if f.SchoolIDs != nil && len(f.SchoolIDs) == 0 {
-		return c, nil
+		all := map[uuid.UUID]inventory.DeviceCounts{}
+		if !bySchool {
+			all[uuid.Nil] = inventory.NewDeviceCounts()
+		}
+		return all, nil
 	}
-	err = db.inTx(ctx, func(tx *sql.Tx) error {
-		return countDevices(ctx, tx, q, unseenBefore, &c)
+	var all map[uuid.UUID]inventory.DeviceCounts
+	err = db.inTx(ctx, func(tx *sql.Tx) (err error) {
+		all, err = countDevices(ctx, tx, q, unseenBefore, bySchool)
+		return err
 	})
 	if err != nil {
-		return inventory.DeviceCounts{}, err
+		return nil, err
 	}
-	return c, nil
+	return all, nil
 }
 
 // SetDeviceVerdict replaces a device's stored verdict, leaving UpdatedAt
@@ -565,11 +582,12 @@ func queryDevices(ctx context.Context, tx *sql.Tx, rest string, args []any) ([]*
 	return all, rows.Err()
 }
 
-// countDevices fills c with the counts of the devices q selects. It reads
-// the status from status_rank (2 compliant, 0 noncompliant, 1 unknown and
-// 3 not judged), which the last-seen indexes hold, so that the count is a
-// scan of one of them.
-func countDevices(ctx context.Context, tx *sql.Tx, q *deviceQuery, unseenBefore time.Time, c *inventory.DeviceCounts) error {
+// countDevices returns the counts of the devices q selects: an entry for
+// each school that has any when bySchool, or else one entry, under
+// [uuid.Nil], for all of them. It reads the status from status_rank (2
+// compliant, 0 noncompliant, 1 unknown and 3 not judged), which the
+// last-seen indexes hold, so that the count is a scan of one of them.
+func countDevices(ctx context.Context, tx *sql.Tx, q *deviceQuery, unseenBefore time.Time, bySchool bool) (map[uuid.UUID]inventory.DeviceCounts, error) {
 	var a sqlArgs
 	unseen := "last_seen_at IS NULL"
 	if !unseenBefore.IsZero() {
@@ -583,22 +601,25 @@ func countDevices(ctx context.Context, tx *sql.Tx, q *deviceQuery, unseenBefore 
 		"coalesce(sum(" + unseen + "), 0)",
 		"coalesce(sum(status_rank = 3), 0)",
 	}
-	failing := make([]int, len(inventory.Rules))
-	unknowns := make([]int, len(inventory.Rules))
-	dest := []any{&c.Total, &c.Compliant, &c.Noncompliant, &c.Unknown, &c.Unseen, &c.Unjudged}
-	for i, r := range inventory.Rules {
+	for _, r := range inventory.Rules {
 		cols = append(cols, "coalesce(sum(instr(verdict_failing, "+a.add(","+r+",")+") > 0), 0)",
 			"coalesce(sum(instr(verdict_unknown, "+a.add(","+r+",")+") > 0), 0)")
-		dest = append(dest, &failing[i], &unknowns[i])
+	}
+	group := ""
+	if bySchool {
+		cols, group = append([]string{"school_id"}, cols...), " GROUP BY school_id"
 	}
 	where := whereClause(q.filter(&a))
-	if err := tx.QueryRowContext(ctx, `SELECT `+strings.Join(cols, ", ")+` FROM devices`+where, a...).Scan(dest...); err != nil {
-		return fmt.Errorf("count devices: %w", err)
+	rows, err := tx.QueryContext(ctx, `SELECT `+strings.Join(cols, ", ")+` FROM devices`+where+group, a...)
+	if err != nil {
+		return nil, fmt.Errorf("count devices: %w", err)
 	}
-	for i, r := range inventory.Rules {
-		c.Failing[r], c.Unknowns[r] = failing[i], unknowns[i]
+	defer rows.Close()
+	all, err := inventory.ScanDeviceCounts(rows, bySchool)
+	if err != nil {
+		return nil, fmt.Errorf("count devices: %w", err)
 	}
-	return nil
+	return all, nil
 }
 
 // CountDevicesUpTo counts the devices f selects, stopping at max+1.

@@ -418,6 +418,8 @@ func (su suite) testDashboard(t *testing.T) {
 				} else {
 					wantCode(t, err, "")
 				}
+				_, errBySchool := e.s.CountDevicesBySchool(e.ctx, tc.f, t0)
+				wantCode(t, errBySchool, inventory.ErrorCode(err))
 			})
 		}
 	})
@@ -554,6 +556,55 @@ func (su suite) testDashboard(t *testing.T) {
 		}
 		zero := map[string]int{"encryption": 0, "antivirus": 0, "screen_lock": 0, "seen_recently": 0}
 		equal(t, "counts", got, inventory.DeviceCounts{Failing: zero, Unknowns: zero})
+	})
+
+	t.Run("CountDevicesBySchool", func(t *testing.T) {
+		// Each school's entry is CountDevices of that school alone, and a
+		// school none of whose devices f selects has none.
+		e := su.fresh(t)
+		fl := e.fleet()
+		empty := e.school("d")
+		schools := append(slices.Clone(fl.schools), empty)
+		for _, tc := range fleetCases(fl) {
+			t.Run(tc.name, func(t *testing.T) {
+				var wantSchools []uuid.UUID
+				for i, d := range fl.devices {
+					if tc.keep(fl, i, d) && !slices.Contains(wantSchools, d.SchoolID) {
+						wantSchools = append(wantSchools, d.SchoolID)
+					}
+				}
+				for _, cutoff := range []time.Time{ts(t0.Add(2 * time.Hour)), {}} {
+					want := map[uuid.UUID]inventory.DeviceCounts{}
+					for _, sc := range schools {
+						if tc.f.SchoolIDs != nil && !slices.Contains(tc.f.SchoolIDs, sc.ID) {
+							continue
+						}
+						one := tc.f
+						one.SchoolIDs = []uuid.UUID{sc.ID}
+						c, err := e.s.CountDevices(e.ctx, one, cutoff)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if slices.Contains(wantSchools, sc.ID) {
+							want[sc.ID] = c
+						} else {
+							equal(t, "CountDevices of a school with none selected", c.Total, 0)
+						}
+					}
+					// The cursor, limit and sort make no difference.
+					f := tc.f
+					f.Sort, f.After, f.AfterKey, f.Limit = inventory.SortByHostname, fl.devices[0].ID, "m", 1
+					got, err := e.s.CountDevicesBySchool(e.ctx, f, cutoff)
+					if err != nil {
+						t.Fatal(err)
+					}
+					equal(t, fmt.Sprintf("counts by school, unseen before %v", cutoff), got, want)
+					if _, ok := got[empty.ID]; ok {
+						t.Fatalf("school %s without devices has an entry", empty.Slug)
+					}
+				}
+			})
+		}
 	})
 
 	t.Run("Verdict/Enroll", func(t *testing.T) {
@@ -973,6 +1024,33 @@ func (su suite) testDashboard(t *testing.T) {
 		}
 		if bytes.Compare(a.ID[:], b.ID[:]) > 0 {
 			want[0], want[1] = want[1], want[0]
+		}
+		equal(t, "days", got, want)
+	})
+
+	t.Run("RecordComplianceDays", func(t *testing.T) {
+		// Each school's day holds its devices' counts, and a school
+		// without devices gets a day of zeros.
+		e := su.fresh(t)
+		fl := e.fleet()
+		empty := e.school("d")
+		now := t0.Add(3 * time.Hour)
+		if err := inventory.RecordComplianceDays(e.ctx, e.s, now); err != nil {
+			t.Fatal(err)
+		}
+		want := []inventory.ComplianceDay{}
+		for _, sc := range append(slices.Clone(fl.schools), empty) {
+			c, err := e.s.CountDevices(e.ctx, inventory.DeviceFilter{SchoolIDs: []uuid.UUID{sc.ID}}, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, inventory.ComplianceDay{SchoolID: sc.ID, Day: now.UTC().Truncate(24 * time.Hour),
+				Devices: c.Total, Compliant: c.Compliant, Noncompliant: c.Noncompliant, Unknown: c.Unknown})
+		}
+		slices.SortFunc(want, func(a, b inventory.ComplianceDay) int { return bytes.Compare(a.SchoolID[:], b.SchoolID[:]) })
+		got, err := e.s.FindComplianceDays(e.ctx, nil, time.Time{})
+		if err != nil {
+			t.Fatal(err)
 		}
 		equal(t, "days", got, want)
 	})

@@ -139,6 +139,15 @@ func (su suite) testDeviceStore(t *testing.T) {
 				t.Errorf("%s after the batch: host %q, last seen %v", w.d.Serial, got.Hostname, got.LastSeenAt)
 			}
 		}
+		// Two reports of one device in a batch: the later is its latest,
+		// whatever order the devices around them come in.
+		last := checkIn(b, "SN2", "lab-07")
+		if err := e.s.RecordReports(e.ctx, []inventory.CheckIn{checkIn(b, "SN2", "lab-05"), checkIn(a, "SN1", "lab-06"), last}); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.findDevice(b.ID); got.Hostname != "lab-07" || got.ReportHash != last.Hash {
+			t.Errorf("SN2 after two reports in a batch: host %q, hash %q; want the later, lab-07", got.Hostname, got.ReportHash)
+		}
 		// One report that cannot be stored (SN1 is a's serial) leaves the
 		// whole batch unwritten.
 		before := e.findDevice(c.ID)

@@ -209,56 +209,78 @@ type schoolComplianceJSON struct {
 	Noncompliant int              `json:"noncompliant"`
 	Unknown      int              `json:"unknown"`
 	Rules        []*ruleCountJSON `json:"rules"`
-	counts       map[string]*ruleCountJSON
 }
 
+// handleCompliance answers with the compliance summary of each school
+// the viewer may see, in the order of [visibleSchools], reading the
+// schools in one query and their devices' counts in another.
 func handleCompliance(logger *slog.Logger, store inventory.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		ids, err := visibleSchools(ctx, store)
+		visible := viewerOf(ctx).schoolsWith(fleetReaders...)
+		schools, err := findSchoolsIn(ctx, store, visible)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
 		}
-		out := listJSON[*schoolComplianceJSON]{Items: []*schoolComplianceJSON{}}
-		for _, id := range ids {
-			s, err := store.FindSchoolByID(ctx, id)
-			if err != nil {
-				writeError(w, r, logger, err)
-				return
-			}
-			sum := &schoolComplianceJSON{SchoolID: id.String(), School: s.Slug, Policy: s.Policy, counts: map[string]*ruleCountJSON{}}
-			for _, rule := range inventory.Rules {
-				sum.counts[rule] = &ruleCountJSON{Rule: rule}
-				sum.Rules = append(sum.Rules, sum.counts[rule])
-			}
-			if err := summarise(ctx, store, sum); err != nil {
-				writeError(w, r, logger, err)
-				return
-			}
-			out.Items = append(out.Items, sum)
+		counts, err := store.CountDevicesBySchool(ctx, inventory.DeviceFilter{SchoolIDs: visible}, time.Time{})
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		out := listJSON[*schoolComplianceJSON]{Items: make([]*schoolComplianceJSON, 0, len(schools))}
+		for _, s := range schools {
+			out.Items = append(out.Items, summarise(s, counts[s.ID]))
 		}
 		writeJSON(w, http.StatusOK, out)
 	})
 }
 
-// summarise counts the stored verdicts of the school in sum.
-func summarise(ctx context.Context, store inventory.Store, sum *schoolComplianceJSON) error {
-	c, err := store.CountDevices(ctx, inventory.DeviceFilter{SchoolIDs: []uuid.UUID{uuid.MustParse(sum.SchoolID)}}, time.Time{})
-	if err != nil {
-		return err
+// findSchoolsIn returns the schools ids names, in that order, or every
+// school by slug when ids is nil, reading them in one query. Returns
+// ENOTFOUND for a school there is no longer.
+func findSchoolsIn(ctx context.Context, store inventory.SchoolStore, ids []uuid.UUID) ([]*inventory.School, error) {
+	all, err := store.FindSchools(ctx)
+	if err != nil || ids == nil {
+		return all, err
 	}
-	sum.Devices, sum.Compliant, sum.Noncompliant, sum.Unknown = c.Total, c.Compliant, c.Noncompliant, c.Unknown
-	for _, rule := range inventory.Rules {
-		n := sum.counts[rule]
-		if !sum.Policy.Requires(rule) {
-			n.NotRequired = c.Total
-			continue
+	byID := make(map[uuid.UUID]*inventory.School, len(all))
+	for _, s := range all {
+		byID[s.ID] = s
+	}
+	out := make([]*inventory.School, 0, len(ids))
+	for _, id := range ids {
+		s, ok := byID[id]
+		if !ok {
+			// Gone since the viewer's grants were read: say so as a
+			// lookup of it would.
+			if s, err = store.FindSchoolByID(ctx, id); err != nil {
+				return nil, err
+			}
 		}
-		n.Noncompliant, n.Unknown = c.Failing[rule], c.Unknowns[rule]+c.Unjudged
-		n.Compliant = c.Total - n.Noncompliant - n.Unknown
+		out = append(out, s)
 	}
-	return nil
+	return out, nil
+}
+
+// summarise returns the compliance summary of school s from the counts c
+// of its devices, which are zero when c is.
+func summarise(s *inventory.School, c inventory.DeviceCounts) *schoolComplianceJSON {
+	sum := &schoolComplianceJSON{
+		SchoolID: s.ID.String(), School: s.Slug, Policy: s.Policy,
+		Devices: c.Total, Compliant: c.Compliant, Noncompliant: c.Noncompliant, Unknown: c.Unknown,
+	}
+	for _, rule := range inventory.Rules {
+		n := &ruleCountJSON{Rule: rule}
+		if !s.Policy.Requires(rule) {
+			n.NotRequired = c.Total
+		} else {
+			n.Noncompliant, n.Unknown = c.Failing[rule], c.Unknowns[rule]+c.Unjudged
+			n.Compliant = c.Total - n.Noncompliant - n.Unknown
+		}
+		sum.Rules = append(sum.Rules, n)
+	}
+	return sum
 }
 
 // historySnapshots is how many of a device's latest reports the posture
