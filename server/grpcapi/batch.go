@@ -19,39 +19,51 @@ const (
 	maxReportBatch     = 32
 )
 
+// The most batches of each kind done at once. A batch of reports spends
+// most of its time waiting on round trips to the database, so several
+// overlap; heartbeats and enrolment reads are one statement each, and two
+// at once keep the database busy while the next batch gathers. Each batch
+// holds one database connection.
+const (
+	enrollmentBatches = 2
+	heartbeatBatches  = 2
+	reportBatches     = 4
+)
+
 // batchWriteTimeout bounds the write of one batch, which the callers
 // waiting on it cannot cancel.
 const batchWriteTimeout = 15 * time.Second
 
-// batcher does the work of concurrent calls together: while one batch is
-// being done the next gathers, and is done as soon as the first is, by
+// batcher does the work of concurrent calls together: while batches are
+// being done the next gathers, and is done as soon as one of them ends, by
 // the first of its callers. At a trickle each item is done alone, as soon
 // as it comes; under load, up to max share one round trip or one
 // transaction and its commit. Every caller returns once its own item is
 // done, and no caller does more than one batch, so none waits long on
-// others' items. One batch is done at a time.
+// others' items. At most par batches are done at once.
 type batcher[T, R any] struct {
-	max int
+	max, par int
 	// do does items and returns a result for each, in order, or an error
 	// that is every item's.
 	do func(ctx context.Context, items []T) ([]R, error)
 
-	mu    sync.Mutex
-	queue []*call[T, R]
-	busy  bool // a batch is being done; the next doer is queue[0]
+	mu      sync.Mutex
+	queue   []*call[T, R]
+	running int // batches being done; when par are, the next doer is queue[0]
 }
 
 // call is one caller's item and, once done, its result.
 type call[T, R any] struct {
-	item T
-	res  R
-	err  error
-	done chan struct{} // closed when res and err are set
-	lead chan struct{} // closed when this caller is to do the next batch
+	item    T
+	res     R
+	err     error
+	done    chan struct{} // closed when res and err are set
+	lead    chan struct{} // closed when this caller is to do the next batch
+	leading bool          // lead is closed; guarded by the batcher's mu
 }
 
-func newBatcher[T, R any](max int, do func(ctx context.Context, items []T) ([]R, error)) *batcher[T, R] {
-	return &batcher[T, R]{max: max, do: do}
+func newBatcher[T, R any](max, par int, do func(ctx context.Context, items []T) ([]R, error)) *batcher[T, R] {
+	return &batcher[T, R]{max: max, par: par, do: do}
 }
 
 // run does item in a batch and returns its result.
@@ -59,13 +71,23 @@ func (b *batcher[T, R]) run(ctx context.Context, item T) (R, error) {
 	c := &call[T, R]{item: item, done: make(chan struct{}), lead: make(chan struct{})}
 	b.mu.Lock()
 	b.queue = append(b.queue, c)
-	lead := !b.busy
-	b.busy = true
+	lead := b.running < b.par
+	if lead {
+		b.running++
+		c.leading = true
+	}
 	b.mu.Unlock()
 	if !lead {
 		select {
 		case <-c.done:
-			return c.res, c.err
+			// Another batch did the item; if this caller was handed the
+			// lead meanwhile, it still does the next batch.
+			b.mu.Lock()
+			lead = c.leading
+			b.mu.Unlock()
+			if !lead {
+				return c.res, c.err
+			}
 		case <-c.lead:
 		}
 	}
@@ -74,13 +96,19 @@ func (b *batcher[T, R]) run(ctx context.Context, item T) (R, error) {
 	return c.res, c.err
 }
 
-// next does the queue's first batch, which holds the caller's own item,
-// and hands the next on to the first caller left waiting.
+// next does the queue's first batch, which holds the caller's own item
+// unless another batch took it meanwhile, and then hands the next batch on
+// to the first caller left waiting, unless that caller already leads one.
 func (b *batcher[T, R]) next(ctx context.Context) {
 	b.mu.Lock()
 	n := min(len(b.queue), b.max)
 	batch := b.queue[:n:n]
 	b.queue = b.queue[n:]
+	if n == 0 {
+		b.running--
+		b.mu.Unlock()
+		return
+	}
 	b.mu.Unlock()
 
 	items := make([]T, len(batch))
@@ -101,10 +129,11 @@ func (b *batcher[T, R]) next(ctx context.Context) {
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.queue) == 0 {
-		b.busy = false
+	if len(b.queue) == 0 || b.queue[0].leading {
+		b.running--
 		return
 	}
+	b.queue[0].leading = true
 	close(b.queue[0].lead)
 }
 

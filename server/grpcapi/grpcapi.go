@@ -87,9 +87,9 @@ func New(logger *slog.Logger, store inventory.Store, ca *pki.CA, v *vault.Vault,
 		interval: DefaultCheckInInterval,
 		Now:      time.Now,
 	}
-	s.enrollments = newBatcher(maxEnrollmentBatch, s.findEnrollments)
-	s.heartbeats = newBatcher(maxHeartbeatBatch, store.RecordHeartbeats)
-	s.reports = newBatcher(maxReportBatch, s.recordReports)
+	s.enrollments = newBatcher(maxEnrollmentBatch, enrollmentBatches, s.findEnrollments)
+	s.heartbeats = newBatcher(maxHeartbeatBatch, heartbeatBatches, store.RecordHeartbeats)
+	s.reports = newBatcher(maxReportBatch, reportBatches, s.recordReports)
 	for _, o := range opts {
 		o(s)
 	}
