@@ -21,12 +21,12 @@ const (
 
 // The most batches of each kind done at once. A batch of reports spends
 // most of its time waiting on round trips to the database, so several
-// overlap; heartbeats and enrolment reads are one statement each, and two
-// at once keep the database busy while the next batch gathers. Each batch
-// holds one database connection.
+// overlap; a batch of heartbeats or enrolment reads is one statement, and
+// writing two at once was measured no faster (docs/performance.md). Each
+// batch holds one database connection.
 const (
-	enrollmentBatches = 2
-	heartbeatBatches  = 2
+	enrollmentBatches = 1
+	heartbeatBatches  = 1
 	reportBatches     = 4
 )
 
