@@ -59,7 +59,7 @@ type call[T, R any] struct {
 	err     error
 	done    chan struct{} // closed when res and err are set
 	lead    chan struct{} // closed when this caller is to do the next batch
-	leading bool          // lead is closed; guarded by the batcher's mu
+	leading bool          // this caller does a batch: it came when fewer than par were being done, or lead is closed; guarded by the batcher's mu
 }
 
 func newBatcher[T, R any](max, par int, do func(ctx context.Context, items []T) ([]R, error)) *batcher[T, R] {
