@@ -54,12 +54,14 @@ type batcher[T, R any] struct {
 
 // call is one caller's item and, once done, its result.
 type call[T, R any] struct {
-	item    T
-	res     R
-	err     error
-	done    chan struct{} // closed when res and err are set
-	lead    chan struct{} // closed when this caller is to do the next batch
-	leading bool          // this caller does a batch: it came when fewer than par were being done, or lead is closed; guarded by the batcher's mu
+	item T
+	res  R
+	err  error
+	done chan struct{} // closed when res and err are set
+	lead chan struct{} // closed when this caller is to do the next batch
+	// leading says this caller does a batch: it came when fewer than par
+	// were being done, or lead is closed. Guarded by the batcher's mu.
+	leading bool
 }
 
 func newBatcher[T, R any](max, par int, do func(ctx context.Context, items []T) ([]R, error)) *batcher[T, R] {
