@@ -158,46 +158,6 @@ func NewDeviceCounts() DeviceCounts {
 	return c
 }
 
-// CountRows is what [ScanDeviceCounts] needs of a query's rows: a
-// *sql.Rows or a pgx.Rows.
-type CountRows interface {
-	Next() bool
-	Scan(dest ...any) error
-	Err() error
-}
-
-// ScanDeviceCounts reads a store's device counts from rows, each row
-// holding, in order, its school's ID when bySchool, then Total,
-// Compliant, Noncompliant, Unknown, Unseen and Unjudged, then for each
-// rule in [Rules] the devices failing it and the devices it cannot judge.
-// It returns an entry for each school read, or without bySchool the one
-// row's counts under [uuid.Nil]. It does not close rows.
-func ScanDeviceCounts(rows CountRows, bySchool bool) (map[uuid.UUID]DeviceCounts, error) {
-	all := map[uuid.UUID]DeviceCounts{}
-	var school uuid.UUID
-	failing := make([]int, len(Rules))
-	unknowns := make([]int, len(Rules))
-	for rows.Next() {
-		c := NewDeviceCounts()
-		dest := make([]any, 0, 7+2*len(Rules))
-		if bySchool {
-			dest = append(dest, &school)
-		}
-		dest = append(dest, &c.Total, &c.Compliant, &c.Noncompliant, &c.Unknown, &c.Unseen, &c.Unjudged)
-		for i := range Rules {
-			dest = append(dest, &failing[i], &unknowns[i])
-		}
-		if err := rows.Scan(dest...); err != nil {
-			return nil, err
-		}
-		for i, r := range Rules {
-			c.Failing[r], c.Unknowns[r] = failing[i], unknowns[i]
-		}
-		all[school] = c
-	}
-	return all, rows.Err()
-}
-
 // DefaultPageSize is the page size used when a filter gives none.
 const DefaultPageSize = 100
 

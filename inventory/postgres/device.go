@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rollcall/rollcall/inventory"
+	"github.com/rollcall/rollcall/inventory/internal/devicecount"
 )
 
 // FindDeviceByID returns ENOTFOUND if there is no such device.
@@ -577,7 +578,7 @@ func countDevices(ctx context.Context, tx pgx.Tx, q *deviceQuery, unseenBefore t
 		return nil, fmt.Errorf("count devices: %w", err)
 	}
 	defer rows.Close()
-	all, err := inventory.ScanDeviceCounts(rows, bySchool)
+	all, err := devicecount.Scan(rows, bySchool)
 	if err != nil {
 		return nil, fmt.Errorf("count devices: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rollcall/rollcall/inventory"
+	"github.com/rollcall/rollcall/inventory/internal/devicecount"
 )
 
 // FindDeviceByID returns ENOTFOUND if there is no such device.
@@ -615,7 +616,7 @@ func countDevices(ctx context.Context, tx *sql.Tx, q *deviceQuery, unseenBefore 
 		return nil, fmt.Errorf("count devices: %w", err)
 	}
 	defer rows.Close()
-	all, err := inventory.ScanDeviceCounts(rows, bySchool)
+	all, err := devicecount.Scan(rows, bySchool)
 	if err != nil {
 		return nil, fmt.Errorf("count devices: %w", err)
 	}
